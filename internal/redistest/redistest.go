@@ -163,8 +163,8 @@ type process struct {
 	port  int
 	extra []string
 
-	mu  sync.Mutex // guards cmd and done
-	cmd *exec.Cmd
+	mu   sync.Mutex // guards cmd and done
+	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
 }
 
