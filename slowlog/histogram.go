@@ -1,0 +1,279 @@
+package slowlog
+
+import (
+	"math"
+	"math/bits"
+	"sync/atomic"
+	"time"
+)
+
+// Bucket layout: a log-linear ("HDR") histogram of durations in nanoseconds.
+// Values below 64 ns get exact buckets; every power of two above is cut into
+// 64 linear sub-buckets, so a bucket is never wider than 1/64 of its lower
+// bound and the estimate returned for it (see estimate) is within 1/129
+// (0.78%) of every value the bucket can hold. Chunk c ≥ 1 holds the values
+// [2^(c+5), 2^(c+6)); 40 chunks reach 2^45 ns (about 9.8 h), larger values
+// are counted in the last bucket (the exact maximum is kept separately).
+const (
+	subBits    = 6
+	subCount   = 1 << subBits // sub-buckets per chunk
+	numChunks  = 40
+	numBuckets = numChunks * subCount
+	maxTracked = 1<<(numChunks+subBits-1) - 1
+)
+
+// bucketOf returns the chunk and sub-bucket of v nanoseconds.
+func bucketOf(v uint64) (int, int) {
+	if v < subCount {
+		return 0, int(v)
+	}
+	if v > maxTracked {
+		v = maxTracked
+	}
+	l := bits.Len64(v) // ≥ subBits+1
+	return l - subBits, int(v>>(l-subBits-1)) - subCount
+}
+
+// bucketBounds returns the lowest value of bucket i and its width.
+func bucketBounds(i int) (lo, width uint64) {
+	c, s := i>>subBits, i&(subCount-1)
+	if c == 0 {
+		return uint64(s), 1
+	}
+	return uint64(subCount+s) << (c - 1), 1 << (c - 1)
+}
+
+// estimate returns the value reported for bucket i: exact for width-1
+// buckets, otherwise 2·lo·hi/(lo+hi), the point whose largest relative
+// distance to any value in [lo, hi) is smallest (width/(2·lo+width) ≤ 1/129).
+func estimate(i int) uint64 {
+	lo, w := bucketBounds(i)
+	if w == 1 {
+		return lo
+	}
+	hi := lo + w
+	return uint64(math.Round(2 * float64(lo) * float64(hi) / float64(lo+hi)))
+}
+
+// chunk is one power of two of sub-bucket counters.
+type chunk [subCount]atomic.Uint64
+
+// hist is the concurrent form: atomic counters in lazily allocated chunks,
+// so an op whose calls span a few powers of two uses a few KiB.
+type hist struct {
+	chunks [numChunks]atomic.Pointer[chunk]
+	max    atomic.Int64
+	errs   atomic.Uint64
+}
+
+// add counts one observation of v nanoseconds.
+func (h *hist) add(v uint64) {
+	c, s := bucketOf(v)
+	p := h.chunks[c].Load()
+	if p == nil {
+		p = h.grow(c)
+	}
+	p[s].Add(1)
+	if int64(v) > h.max.Load() {
+		h.raiseMax(int64(v))
+	}
+}
+
+func (h *hist) grow(c int) *chunk {
+	n := new(chunk)
+	if h.chunks[c].CompareAndSwap(nil, n) {
+		return n
+	}
+	return h.chunks[c].Load()
+}
+
+func (h *hist) raiseMax(v int64) {
+	for {
+		m := h.max.Load()
+		if v <= m || h.max.CompareAndSwap(m, v) {
+			return
+		}
+	}
+}
+
+// drainInto moves every count of h into dst (atomically per counter, so a
+// concurrent add is counted exactly once, in h or in dst).
+func (h *hist) drainInto(dst *hist) {
+	for c := range h.chunks {
+		p := h.chunks[c].Load()
+		if p == nil {
+			continue
+		}
+		var q *chunk
+		for s := range p {
+			n := p[s].Swap(0)
+			if n == 0 {
+				continue
+			}
+			if q == nil {
+				q = dst.chunks[c].Load()
+				if q == nil {
+					q = dst.grow(c)
+				}
+			}
+			q[s].Add(n)
+		}
+	}
+	if m := h.max.Swap(0); m > 0 {
+		dst.raiseMax(m)
+	}
+	if e := h.errs.Swap(0); e > 0 {
+		dst.errs.Add(e)
+	}
+}
+
+// appendTo adds the counts of h to the dense array counts and returns the
+// maximum and error count.
+func (h *hist) appendTo(counts *[numBuckets]uint64) (maxV int64, errs uint64) {
+	for c := range h.chunks {
+		p := h.chunks[c].Load()
+		if p == nil {
+			continue
+		}
+		base := c << subBits
+		for s := range p {
+			counts[base+s] += p[s].Load()
+		}
+	}
+	return h.max.Load(), h.errs.Load()
+}
+
+// bytes reports the memory held by h.
+func (h *hist) bytes() int {
+	n := int(unsafeSizeofHist)
+	for c := range h.chunks {
+		if h.chunks[c].Load() != nil {
+			n += subCount * 8
+		}
+	}
+	return n
+}
+
+const unsafeSizeofHist = numChunks*8 + 16
+
+// Histogram is an immutable latency distribution taken from a [Recorder]:
+// log-linear buckets with a relative error of at most 0.78% on every
+// quantile, mergeable with any other Histogram. The zero value is empty.
+type Histogram struct {
+	buckets []bucketCount // sorted by index, counts > 0
+	count   uint64
+	max     time.Duration
+}
+
+type bucketCount struct {
+	index int
+	count uint64
+}
+
+// histogramOf builds a Histogram from dense counts.
+func histogramOf(counts *[numBuckets]uint64, maxV int64) Histogram {
+	var h Histogram
+	n := 0
+	for _, c := range counts {
+		if c != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return h
+	}
+	h.buckets = make([]bucketCount, 0, n)
+	for i, c := range counts {
+		if c != 0 {
+			h.buckets = append(h.buckets, bucketCount{i, c})
+			h.count += c
+		}
+	}
+	h.max = time.Duration(maxV)
+	return h
+}
+
+// Count reports the number of observations.
+func (h Histogram) Count() uint64 { return h.count }
+
+// Max reports the largest observation (exact, not bucketed).
+func (h Histogram) Max() time.Duration { return h.max }
+
+// Quantile returns the q-quantile (0 ≤ q ≤ 1) by the nearest-rank rule: an
+// estimate of the ⌈q·n⌉-th smallest observation within 0.78% of it (plus
+// rounding to whole nanoseconds); values below 64 ns and the largest
+// observation are exact. It returns 0 for an empty histogram.
+func (h Histogram) Quantile(q float64) time.Duration {
+	if h.count == 0 || math.IsNaN(q) {
+		return 0
+	}
+	if q <= 0 {
+		q = 0
+	}
+	if q >= 1 {
+		return h.max
+	}
+	rank := uint64(math.Ceil(q * float64(h.count)))
+	if rank < 1 {
+		rank = 1
+	}
+	if rank >= h.count {
+		return h.max
+	}
+	var seen uint64
+	for _, b := range h.buckets {
+		seen += b.count
+		if seen >= rank {
+			v := time.Duration(estimate(b.index))
+			if b.index == numBuckets-1 || v > h.max {
+				return h.max
+			}
+			return v
+		}
+	}
+	return h.max
+}
+
+// Merge returns the distribution of the observations of h and o together.
+// Merging is exact: the result equals recording both sets into one histogram.
+func (h Histogram) Merge(o Histogram) Histogram {
+	if o.count == 0 {
+		return h
+	}
+	if h.count == 0 {
+		return o
+	}
+	out := Histogram{
+		buckets: make([]bucketCount, 0, len(h.buckets)+len(o.buckets)),
+		count:   h.count + o.count,
+		max:     max(h.max, o.max),
+	}
+	a, b := h.buckets, o.buckets
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0].index < b[0].index:
+			out.buckets = append(out.buckets, a[0])
+			a = a[1:]
+		case a[0].index > b[0].index:
+			out.buckets = append(out.buckets, b[0])
+			b = b[1:]
+		default:
+			out.buckets = append(out.buckets, bucketCount{a[0].index, a[0].count + b[0].count})
+			a, b = a[1:], b[1:]
+		}
+	}
+	out.buckets = append(out.buckets, a...)
+	out.buckets = append(out.buckets, b...)
+	return out
+}
+
+// Buckets calls yield for every non-empty bucket in increasing order with
+// its bounds [lo, hi) and count, for export to other systems.
+func (h Histogram) Buckets(yield func(lo, hi time.Duration, count uint64) bool) {
+	for _, b := range h.buckets {
+		lo, w := bucketBounds(b.index)
+		if !yield(time.Duration(lo), time.Duration(lo+w), b.count) {
+			return
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package slowlog
+
+import (
+	"sync"
+	"time"
+)
+
+// Recorder times operations by name and keeps, per op, a latency
+// histogram with 1-min, 5-min and since-start windows, error counts, a
+// flood-controlled slow log and a watchdog for calls that run too long.
+//
+// Create it with [New], take an [Op] handle once per operation name with
+// [Recorder.Op], and time calls with [Op.Start] and [Timer.End]. Close stops
+// the background goroutine. A Recorder is safe for concurrent use by
+// multiple goroutines.
+type Recorder struct {
+	cfg   config
+	base  time.Time        // clock reading at New; op times are nanoseconds since base
+	nowFn func() time.Time // nil: time.Now / time.Since(base)
+
+	ops    sync.Map   // string → *Op
+	mu     sync.Mutex // guards list and op creation
+	list   []*Op
+	recent ring
+
+	closeOnce sync.Once
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+// New returns a Recorder configured by o (nil means defaults) and starts its
+// background goroutine; call [Recorder.Close] to stop it.
+func New(o *Options) (*Recorder, error) {
+	cfg, err := o.config()
+	if err != nil {
+		return nil, err
+	}
+	r := &Recorder{
+		cfg:   cfg,
+		nowFn: cfg.now,
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	r.base = r.wall()
+	r.recent.init(cfg.recentSize, cfg.maxAttrs, cfg.maxAttrLen)
+	tick := cfg.watchdog
+	if tick <= 0 {
+		tick = time.Second
+	}
+	go r.loop(tick)
+	return r, nil
+}
+
+// wall reads the clock.
+func (r *Recorder) wall() time.Time {
+	if r.nowFn != nil {
+		return r.nowFn()
+	}
+	return time.Now()
+}
+
+// since returns nanoseconds since r.base (monotonic with the default clock).
+func (r *Recorder) since() int64 {
+	if r.nowFn != nil {
+		return int64(r.nowFn().Sub(r.base))
+	}
+	return int64(time.Since(r.base))
+}
+
+// Op returns the handle of the operation called name, creating it on first
+// use. Look it up once and keep it: the lookup is a map access, the handle
+// is free. Names should be low-cardinality (a route, a query name), never
+// raw user input.
+func (r *Recorder) Op(name string) *Op {
+	if o, ok := r.ops.Load(name); ok {
+		return o.(*Op)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o, ok := r.ops.Load(name); ok {
+		return o.(*Op)
+	}
+	var thr Thresholder = r.cfg.def
+	if r.cfg.perOp != nil {
+		if t := r.cfg.perOp(name); t != nil {
+			thr = t
+		}
+	}
+	o := newOp(r, name, thr)
+	r.list = append(r.list[:len(r.list):len(r.list)], o)
+	r.ops.Store(name, o)
+	return o
+}
+
+// opList returns the ops created so far (the slice must not be modified).
+func (r *Recorder) opList() []*Op {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.list
+}
+
+// Close stops the background goroutine (watchdog, suppressed-line summaries,
+// adaptive thresholds) and waits for it. Timing keeps working after Close.
+// Close is idempotent and always returns nil.
+func (r *Recorder) Close() error {
+	r.closeOnce.Do(func() {
+		close(r.stop)
+		<-r.done
+	})
+	return nil
+}
+
+func (r *Recorder) loop(every time.Duration) {
+	defer close(r.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			r.tick()
+		}
+	}
+}
+
+// tick does the periodic work for every op: refresh adaptive thresholds,
+// report calls running past their threshold, log due summaries.
+func (r *Recorder) tick() {
+	now := r.since()
+	for _, o := range r.opList() {
+		th := o.thresholds().Thresholds
+		if th.Adaptive > 0 {
+			o.refreshP99(now)
+		}
+		if r.cfg.watchdog > 0 {
+			o.watch(now, th)
+		}
+		o.flushSummary(now, false)
+	}
+}

@@ -1,0 +1,139 @@
+package slowlog
+
+import (
+	"sort"
+	"time"
+)
+
+// Stats describe the calls of one op in one window.
+type Stats struct {
+	Count     uint64        `json:"count"`
+	Errors    uint64        `json:"errors"`
+	ErrorRate float64       `json:"error_rate"` // Errors / Count; 0 when empty
+	P50       time.Duration `json:"p50_ns"`
+	P90       time.Duration `json:"p90_ns"`
+	P95       time.Duration `json:"p95_ns"`
+	P99       time.Duration `json:"p99_ns"`
+	P999      time.Duration `json:"p999_ns"`
+	Max       time.Duration `json:"max_ns"`
+	// Histogram is the whole distribution, for other quantiles and for
+	// merging; it is not part of the JSON form.
+	Histogram Histogram `json:"-"`
+}
+
+func statsOf(h Histogram, errs uint64) Stats {
+	s := Stats{
+		Count:     h.Count(),
+		Errors:    errs,
+		P50:       h.Quantile(0.50),
+		P90:       h.Quantile(0.90),
+		P95:       h.Quantile(0.95),
+		P99:       h.Quantile(0.99),
+		P999:      h.Quantile(0.999),
+		Max:       h.Max(),
+		Histogram: h,
+	}
+	if s.Count > 0 {
+		s.ErrorRate = float64(errs) / float64(s.Count)
+	}
+	return s
+}
+
+// Merge returns the stats of the calls of s and o together; quantiles are
+// recomputed from the merged histogram, so they keep their error bound.
+func (s Stats) Merge(o Stats) Stats {
+	return statsOf(s.Histogram.Merge(o.Histogram), s.Errors+o.Errors)
+}
+
+// OpStats describe one op.
+type OpStats struct {
+	Op       string `json:"op"`
+	InFlight int    `json:"in_flight"` // calls running now (0 without the watchdog)
+	Last1m   Stats  `json:"last_1m"`   // the last 50–60 s
+	Last5m   Stats  `json:"last_5m"`   // the last 4–5 min
+	Total    Stats  `json:"total"`     // since the op's first call
+}
+
+// Merge combines the stats of the same op from two sources.
+func (s OpStats) Merge(o OpStats) OpStats {
+	return OpStats{
+		Op:       s.Op,
+		InFlight: s.InFlight + o.InFlight,
+		Last1m:   s.Last1m.Merge(o.Last1m),
+		Last5m:   s.Last5m.Merge(o.Last5m),
+		Total:    s.Total.Merge(o.Total),
+	}
+}
+
+// Snapshot is the state of every op of a [Recorder] at one time.
+type Snapshot struct {
+	Time time.Time `json:"time"`
+	Ops  []OpStats `json:"ops"` // sorted by name
+}
+
+// Op returns the stats of the op called name, if present.
+func (s Snapshot) Op(name string) (OpStats, bool) {
+	i := sort.Search(len(s.Ops), func(i int) bool { return s.Ops[i].Op >= name })
+	if i < len(s.Ops) && s.Ops[i].Op == name {
+		return s.Ops[i], true
+	}
+	return OpStats{}, false
+}
+
+// Merge combines snapshots of several instances (or Recorders): ops with
+// the same name are merged exactly, bucket by bucket. The result's Time is
+// the later of the two.
+func (s Snapshot) Merge(o Snapshot) Snapshot {
+	out := Snapshot{Time: s.Time, Ops: make([]OpStats, 0, len(s.Ops)+len(o.Ops))}
+	if o.Time.After(out.Time) {
+		out.Time = o.Time
+	}
+	a, b := s.Ops, o.Ops
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0].Op < b[0].Op:
+			out.Ops = append(out.Ops, a[0])
+			a = a[1:]
+		case a[0].Op > b[0].Op:
+			out.Ops = append(out.Ops, b[0])
+			b = b[1:]
+		default:
+			out.Ops = append(out.Ops, a[0].Merge(b[0]))
+			a, b = a[1:], b[1:]
+		}
+	}
+	out.Ops = append(out.Ops, a...)
+	out.Ops = append(out.Ops, b...)
+	return out
+}
+
+// Stats returns the op's stats now.
+func (o *Op) Stats() OpStats {
+	var m1, m5, all window
+	return o.stats(o.rec.since(), &m1, &m5, &all)
+}
+
+func (o *Op) stats(now int64, m1, m5, all *window) OpStats {
+	m1.reset()
+	m5.reset()
+	all.reset()
+	o.collect(now, m1, m5, all)
+	s := OpStats{Op: o.name, Last1m: m1.stats(), Last5m: m5.stats(), Total: all.stats()}
+	if o.live != nil {
+		s.InFlight = o.live.count()
+	}
+	return s
+}
+
+// Snapshot returns the stats of every op, sorted by name.
+func (r *Recorder) Snapshot() Snapshot {
+	ops := r.opList()
+	snap := Snapshot{Time: r.wall(), Ops: make([]OpStats, 0, len(ops))}
+	now := r.since()
+	var m1, m5, all window
+	for _, o := range ops {
+		snap.Ops = append(snap.Ops, o.stats(now, &m1, &m5, &all))
+	}
+	sort.Slice(snap.Ops, func(i, j int) bool { return snap.Ops[i].Op < snap.Ops[j].Op })
+	return snap
+}

@@ -1,0 +1,97 @@
+package slowlog
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWatchdog(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cp := &capture{}
+		type key struct{}
+		r, err := New(&Options{
+			Threshold: time.Second,
+			Watchdog:  100 * time.Millisecond,
+			Logger:    slog.New(cp),
+			ContextAttrs: func(ctx context.Context) []slog.Attr {
+				return []slog.Attr{slog.Any("req", ctx.Value(key{}))}
+			},
+		})
+		require.NoError(t, err)
+		op := r.Op("hung")
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			tm := op.Start(context.WithValue(context.Background(), key{}, "r-7"))
+			<-release
+			tm.End(nil)
+		})
+		fast := op.Start(context.Background())
+		time.Sleep(500 * time.Millisecond)
+		synctest.Wait()
+		fast.End(nil)
+		assert.Empty(t, cp.lines("slow operation still running"), "not past the threshold yet")
+		assert.Equal(t, 1, op.Stats().InFlight)
+
+		time.Sleep(1200 * time.Millisecond) // 1.7 s into the call
+		synctest.Wait()
+		running := cp.lines("slow operation still running")
+		require.Len(t, running, 1, "reported while still running")
+		assert.Equal(t, "hung", running[0]["op"].String())
+		assert.Equal(t, time.Second, running[0]["threshold"].Duration())
+		el := running[0]["elapsed"].Duration()
+		assert.True(t, el >= time.Second && el <= 1100*time.Millisecond, "elapsed %v", el)
+		assert.Equal(t, "r-7", running[0]["req"].Any())
+		assert.Empty(t, cp.lines("slow operation"), "the call has not ended")
+		rec := r.Recent(-1)
+		require.Len(t, rec, 1)
+		assert.True(t, rec[0].Running)
+
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		assert.Len(t, cp.lines("slow operation still running"), 1, "reported once")
+
+		close(release)
+		wg.Wait()
+		ended := cp.lines("slow operation")
+		require.Len(t, ended, 1)
+		assert.True(t, ended[0]["reported_running"].Bool())
+		assert.Equal(t, 11700*time.Millisecond, ended[0]["duration"].Duration())
+		assert.Zero(t, op.Stats().InFlight)
+
+		require.NoError(t, r.Close())
+		require.NoError(t, r.Close())
+		time.Sleep(10 * time.Second)
+		synctest.Wait() // the bubble would report a leaked goroutine
+	})
+}
+
+func TestWatchdogOverflowAndRace(t *testing.T) {
+	t.Parallel()
+	r, clk, cp := newTestRecorder(t, Options{Threshold: time.Second, Watchdog: time.Hour, LogBurst: 1 << 30})
+	op := r.Op("many")
+	timers := make([]Timer, inflightSlots+5)
+	for i := range timers {
+		timers[i] = op.Start(context.Background())
+	}
+	assert.Equal(t, inflightSlots, op.Stats().InFlight, "calls beyond the table are timed, not watched")
+	clk.Advance(2 * time.Second)
+	var wg sync.WaitGroup
+	for _, tm := range timers {
+		wg.Go(func() { tm.End(nil) })
+	}
+	wg.Go(r.tick) // races with End deterministically covered by the state machine
+	wg.Wait()
+	assert.Equal(t, uint64(len(timers)), op.Stats().Total.Count)
+	assert.Len(t, cp.lines("slow operation"), len(timers))
+	assert.LessOrEqual(t, len(cp.lines("slow operation still running")), inflightSlots)
+	assert.Zero(t, op.Stats().InFlight)
+}
