@@ -1,0 +1,152 @@
+package paginate
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fuzzPaginator uses a fixed key and no expiry, so that the sealed cursors in
+// testdata/fuzz stay valid.
+func fuzzPaginator(t testing.TB) *Paginator {
+	c, err := NewCodec(testSecret("fuzz", 7), testSecret("old", 8))
+	require.NoError(t, err)
+	p, err := New(Options{
+		Sort:  MustSort(Desc("at").Time().Nullable(NullsLast), Asc("name").Text().Nullable(NullsFirst), Asc("u").UUID(), Desc("id")),
+		Codec: c, DefaultLimit: 10, MaxLimit: 50, TTL: -1,
+	})
+	require.NoError(t, err)
+	return p
+}
+
+func fuzzKeys() []Key {
+	at := time.Date(2026, 11, 27, 9, 30, 0, 123456000, time.UTC)
+	return []Key{
+		{at, "bob", "0191e7c4-0000-7000-8000-00000000000a", 42},
+		{nil, nil, [16]byte{}, -1},
+		{at, "", [16]byte{0xff}, 1 << 40},
+	}
+}
+
+// validCursors are the cursors written to the seed corpus by
+// TestWriteFuzzCorpus -update.
+func validCursors(t testing.TB, p *Paginator) []string {
+	req, err := p.Request(0, "", nil, Binding{})
+	require.NoError(t, err)
+	out := []string{req.LastPageCursor()}
+	for _, k := range fuzzKeys() {
+		for _, d := range []Direction{Forward, Backward} {
+			c, err := req.Cursor(k, d)
+			require.NoError(t, err)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func checkRequestError(t *testing.T, err error) {
+	t.Helper()
+	var re *RequestError
+	if !errors.As(err, &re) {
+		t.Fatalf("error is not a *RequestError: %v", err)
+	}
+	if !errors.Is(err, ErrInvalidCursor) && !errors.Is(err, ErrInvalidLimit) {
+		t.Fatalf("error matches no sentinel: %v", err)
+	}
+	if re.Code() == "" || re.Param == "" || re.Message == "" {
+		t.Fatalf("incomplete error: %#v", re)
+	}
+}
+
+// FuzzCursor feeds arbitrary cursors to the decoder: it must never panic,
+// must reject with a *RequestError, and must accept nothing but the exact
+// cursors it sealed (the seed corpus holds valid ones for the fuzzer to
+// mutate).
+func FuzzCursor(f *testing.F) {
+	p := fuzzPaginator(f)
+	f.Add("")
+	f.Add("AQRmdXp6")
+	f.Fuzz(func(t *testing.T, cursor string) {
+		req, err := p.Request(5, cursor, nil, Binding{})
+		if err != nil {
+			checkRequestError(t, err)
+			return
+		}
+		if cursor == "" {
+			return
+		}
+		// Accepted: it must be a cursor from the seed corpus, which
+		// re-opens to the same request.
+		if !knownCursor(t, cursor) {
+			t.Fatalf("accepted a cursor that was never sealed: %q", cursor)
+		}
+		w, args := req.Where(Postgres, 1)
+		if w == "" || (req.bound != nil && len(args) == 0) {
+			t.Fatalf("bad SQL from accepted cursor: %q %v", w, args)
+		}
+	})
+}
+
+func knownCursor(t *testing.T, cursor string) bool {
+	entries, err := os.ReadDir(filepath.Join("testdata", "fuzz", "FuzzCursor"))
+	require.NoError(t, err)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzCursor", e.Name()))
+		require.NoError(t, err)
+		if string(b) == corpusFile(cursor) {
+			return true
+		}
+	}
+	return false
+}
+
+func corpusFile(s string) string {
+	return fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s)
+}
+
+// FuzzParseQuery feeds arbitrary query strings to the request parser.
+func FuzzParseQuery(f *testing.F) {
+	p := fuzzPaginator(f)
+	reject, err := New(Options{Sort: p.o.Sort, Codec: p.o.Codec, RejectOverMax: true, TTL: -1})
+	require.NoError(f, err)
+	for _, s := range []string{"", "limit=5", "limit=-1", "limit=1e3", "limit=99999999999999999999999", "cursor=abc&limit=2",
+		"limit=1&limit=2", "cursor=&limit=", "limit=%00", "cursor=" + validCursors(f, p)[1] + "&limit=3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, _ := url.ParseQuery(raw)
+		for _, p := range []*Paginator{p, reject} {
+			req, err := p.ParseValues(q, Binding{})
+			if err != nil {
+				checkRequestError(t, err)
+				continue
+			}
+			if req.Size < 1 || req.Size > p.o.MaxLimit {
+				t.Fatalf("size %d outside [1, %d] for %q", req.Size, p.o.MaxLimit, raw)
+			}
+		}
+	})
+}
+
+// TestWriteFuzzCorpus regenerates the FuzzCursor seed corpus with -update.
+func TestWriteFuzzCorpus(t *testing.T) {
+	if !*update {
+		t.Skip("run with -update to rewrite testdata/fuzz/FuzzCursor")
+	}
+	dir := filepath.Join("testdata", "fuzz", "FuzzCursor")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for i, c := range validCursors(t, fuzzPaginator(t)) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("valid%d", i)), []byte(corpusFile(c)), 0o644))
+	}
+	other := filepath.Join("testdata", "fuzz", "FuzzParseQuery")
+	require.NoError(t, os.MkdirAll(other, 0o755))
+	for i, s := range []string{"limit=10&cursor=" + validCursors(t, fuzzPaginator(t))[2] + "&status=x", "limit=%2B3", "cursor=AQRmdXp6&cursor=x"} {
+		require.NoError(t, os.WriteFile(filepath.Join(other, fmt.Sprintf("seed%d", i)), []byte(corpusFile(s)), 0o644))
+	}
+}
