@@ -1,0 +1,351 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// errNoUser is the repository's "no rows".
+var errNoUser = errors.New("user not found")
+
+// repoOps names every repository call, in the order /debug/stats lists them.
+var repoOps = []string{
+	"users.get", "users.list", "users.offset", "users.update",
+	"profiles.get", "preferences.get",
+	"activity.ids", "activity.get", "activity.feed",
+}
+
+// repo stands in for the service's database. Every call sleeps the configured
+// latency (a round trip plus a query) and an OFFSET query also pays for every
+// row it skips, as a database does. The sleeping is the point: it is the cost
+// that caching, keyset pagination and field masks save.
+type repo struct {
+	data     *dataset
+	latency  time.Duration
+	scanCost time.Duration // per row skipped by an OFFSET query
+
+	// observe, when set, times each call (slowlog); it returns the function
+	// that ends the timing.
+	observe func(ctx context.Context, op string) func(error)
+
+	calls map[string]*atomic.Int64 // fixed at construction; values atomic
+
+	mu        sync.RWMutex // guards the override maps
+	users     map[int64]User
+	profiles  map[int64]Profile
+	prefs     map[int64]Preferences
+	activityV map[int64][]Activity // activity prepended by writes
+}
+
+func newRepo(d *dataset, latency, scanCost time.Duration) *repo {
+	r := &repo{
+		data: d, latency: latency, scanCost: scanCost,
+		calls:     make(map[string]*atomic.Int64, len(repoOps)),
+		users:     map[int64]User{},
+		profiles:  map[int64]Profile{},
+		prefs:     map[int64]Preferences{},
+		activityV: map[int64][]Activity{},
+	}
+	for _, op := range repoOps {
+		r.calls[op] = new(atomic.Int64)
+	}
+	return r
+}
+
+// call counts op, times it, and waits the cost of one query of it.
+func (r *repo) call(ctx context.Context, op string, extra time.Duration, f func() error) error {
+	r.calls[op].Add(1)
+	var end func(error)
+	if r.observe != nil {
+		end = r.observe(ctx, op)
+	}
+	err := r.wait(ctx, r.latency+extra)
+	if err == nil {
+		err = f()
+	}
+	if end != nil {
+		end(err)
+	}
+	return err
+}
+
+func (r *repo) wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Calls returns the number of calls per operation and in total.
+func (r *repo) Calls() (map[string]int64, int64) {
+	m := make(map[string]int64, len(r.calls))
+	var total int64
+	for op, c := range r.calls {
+		n := c.Load()
+		m[op] = n
+		total += n
+	}
+	return m, total
+}
+
+func (r *repo) userLocked(id int64) User {
+	if u, ok := r.users[id]; ok {
+		return u
+	}
+	return r.data.user(id)
+}
+
+// User reads one user row.
+func (r *repo) User(ctx context.Context, id int64) (u User, err error) {
+	err = r.call(ctx, "users.get", 0, func() error {
+		if !r.data.exists(id) {
+			return errNoUser
+		}
+		r.mu.RLock()
+		u = r.userLocked(id)
+		r.mu.RUnlock()
+		return nil
+	})
+	return u, err
+}
+
+// Profile reads one user's profile.
+func (r *repo) Profile(ctx context.Context, id int64) (p Profile, err error) {
+	err = r.call(ctx, "profiles.get", 0, func() error {
+		if !r.data.exists(id) {
+			return errNoUser
+		}
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		if v, ok := r.profiles[id]; ok {
+			p = v
+		} else {
+			p = r.data.profile(id)
+		}
+		return nil
+	})
+	return p, err
+}
+
+// Preferences reads one user's preferences.
+func (r *repo) Preferences(ctx context.Context, id int64) (p Preferences, err error) {
+	err = r.call(ctx, "preferences.get", 0, func() error {
+		if !r.data.exists(id) {
+			return errNoUser
+		}
+		r.mu.RLock()
+		defer r.mu.RUnlock()
+		if v, ok := r.prefs[id]; ok {
+			p = v
+		} else {
+			p = r.data.preferences(id)
+		}
+		return nil
+	})
+	return p, err
+}
+
+func (r *repo) activityLocked(id int64) []Activity {
+	out := make([]Activity, 0, activityLen)
+	out = append(out, r.activityV[id]...)
+	for i := 0; len(out) < activityLen; i++ {
+		out = append(out, r.data.activity(id, i))
+	}
+	return out[:activityLen]
+}
+
+// ActivityIDs is the first query of the old recent-activity path: the ids of
+// the latest entries. ActivityByIDs is the second.
+func (r *repo) ActivityIDs(ctx context.Context, id int64) (n int, err error) {
+	err = r.call(ctx, "activity.ids", 0, func() error {
+		if !r.data.exists(id) {
+			return errNoUser
+		}
+		n = activityLen
+		return nil
+	})
+	return n, err
+}
+
+// ActivityByIDs loads the entries ActivityIDs returned.
+func (r *repo) ActivityByIDs(ctx context.Context, id int64, n int) (a []Activity, err error) {
+	err = r.call(ctx, "activity.get", 0, func() error {
+		r.mu.RLock()
+		a = r.activityLocked(id)[:n]
+		r.mu.RUnlock()
+		return nil
+	})
+	return a, err
+}
+
+// ActivityFeed is the new recent-activity path: one query against a
+// denormalised feed.
+func (r *repo) ActivityFeed(ctx context.Context, id int64) (a []Activity, err error) {
+	err = r.call(ctx, "activity.feed", 0, func() error {
+		if !r.data.exists(id) {
+			return errNoUser
+		}
+		r.mu.RLock()
+		a = r.activityLocked(id)
+		r.mu.RUnlock()
+		return nil
+	})
+	return a, err
+}
+
+// listKey is the position of a row in the list order.
+type listKey struct {
+	CreatedAt time.Time
+	ID        int64
+}
+
+// ListAfter is a keyset query: up to limit users strictly after (forward) or
+// before (backward) key in the order newest first, ties by id descending —
+// `WHERE (created_at, id) < ($1, $2) ORDER BY created_at DESC, id DESC LIMIT n`.
+// A nil key starts at the first row (forward) or the last (backward).
+// Backward results come back in list order. It costs one query at any depth.
+func (r *repo) ListAfter(ctx context.Context, key *listKey, backward bool, limit int) (out []User, err error) {
+	err = r.call(ctx, "users.list", 0, func() error {
+		d := r.data
+		// pos is the index of the first row after key in list order.
+		pos := 0
+		if key != nil {
+			kc, kid := key.CreatedAt.Unix(), key.ID
+			pos = sort.Search(len(d.order), func(i int) bool {
+				id := int64(d.order[i])
+				c := d.created[id-1]
+				return c < kc || (c == kc && id < kid)
+			})
+		}
+		lo, hi := pos, min(pos+limit, len(d.order))
+		if backward {
+			// rows strictly before key: those before the first row >= key.
+			end := len(d.order)
+			if key != nil {
+				kc, kid := key.CreatedAt.Unix(), key.ID
+				end = sort.Search(len(d.order), func(i int) bool {
+					id := int64(d.order[i])
+					c := d.created[id-1]
+					return c < kc || (c == kc && id <= kid)
+				})
+			}
+			lo, hi = max(end-limit, 0), end
+		}
+		out = r.rows(lo, hi)
+		return nil
+	})
+	return out, err
+}
+
+// ListOffset is the naive query: `ORDER BY created_at DESC, id DESC OFFSET o
+// LIMIT n`. The database reads and discards the o skipped rows, so it costs
+// more the deeper the page.
+func (r *repo) ListOffset(ctx context.Context, offset, limit int) (out []User, err error) {
+	extra := time.Duration(offset) * r.scanCost
+	err = r.call(ctx, "users.offset", extra, func() error {
+		lo := min(offset, len(r.data.order))
+		out = r.rows(lo, min(lo+limit, len(r.data.order)))
+		return nil
+	})
+	return out, err
+}
+
+func (r *repo) rows(lo, hi int) []User {
+	out := make([]User, 0, hi-lo)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, id := range r.data.order[lo:hi] {
+		out = append(out, r.userLocked(int64(id)))
+	}
+	return out
+}
+
+// Len is the number of users.
+func (r *repo) Len() int { return r.data.n }
+
+// userPatch is the body of PUT /users/{id}: every field optional.
+type userPatch struct {
+	Name        *string           `json:"name"`
+	Email       *string           `json:"email"`
+	Profile     *profilePatch     `json:"profile"`
+	Preferences *preferencesPatch `json:"preferences"`
+}
+
+type profilePatch struct {
+	Bio      *string `json:"bio"`
+	Location *string `json:"location"`
+	Company  *string `json:"company"`
+}
+
+type preferencesPatch struct {
+	Theme      *string `json:"theme"`
+	Language   *string `json:"language"`
+	Timezone   *string `json:"timezone"`
+	Newsletter *bool   `json:"newsletter"`
+}
+
+// Update applies a validated patch in one transaction and records it as
+// activity. It reports which parts changed.
+func (r *repo) Update(ctx context.Context, id int64, p userPatch, now time.Time) (u User, changed parts, err error) {
+	err = r.call(ctx, "users.update", 0, func() error {
+		if !r.data.exists(id) {
+			return errNoUser
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		u = r.userLocked(id)
+		if p.Name != nil {
+			u.Name = *p.Name
+		}
+		if p.Email != nil {
+			u.Email = *p.Email
+		}
+		r.users[id] = u
+		changed |= partUser
+		if pp := p.Profile; pp != nil {
+			pr, ok := r.profiles[id]
+			if !ok {
+				pr = r.data.profile(id)
+			}
+			set(&pr.Bio, pp.Bio)
+			set(&pr.Location, pp.Location)
+			set(&pr.Company, pp.Company)
+			r.profiles[id] = pr
+			changed |= partProfile
+		}
+		if pp := p.Preferences; pp != nil {
+			pr, ok := r.prefs[id]
+			if !ok {
+				pr = r.data.preferences(id)
+			}
+			set(&pr.Theme, pp.Theme)
+			set(&pr.Language, pp.Language)
+			set(&pr.Timezone, pp.Timezone)
+			set(&pr.Newsletter, pp.Newsletter)
+			r.prefs[id] = pr
+			changed |= partPreferences
+		}
+		a := append([]Activity{{Kind: "update", Target: "user/" + itoa(id), At: now.UTC()}}, r.activityV[id]...)
+		r.activityV[id] = a[:min(len(a), activityLen)]
+		changed |= partActivity
+		return nil
+	})
+	return u, changed, err
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}

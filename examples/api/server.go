@@ -1,0 +1,491 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// config is everything main's flags decide.
+type config struct {
+	Users    int           // size of the data set
+	Seed     uint64        // data set seed
+	Latency  time.Duration // cost of one repository call
+	ScanCost time.Duration // cost per row an OFFSET query skips
+
+	RedisAddr    string   // -redis: one Redis for cache, limits and flags
+	RedisCluster []string // -redis-cluster: a Redis Cluster instead
+
+	// TrustLoopbackProxy makes X-Forwarded-For from a loopback peer the
+	// client's address, so that a load generator on this machine can act as
+	// many clients.
+	TrustLoopbackProxy bool
+
+	Now func() time.Time // clock; nil means time.Now
+}
+
+func (c *config) defaults() {
+	if c.Users <= 0 {
+		c.Users = 200_000
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// parts are the pieces of the composite user resource, each its own query.
+type parts uint8
+
+const (
+	partUser parts = 1 << iota
+	partProfile
+	partPreferences
+	partActivity
+)
+
+// userView is the composite resource GET /users/{id} returns.
+type userView struct {
+	User
+	Profile        *Profile     `json:"profile,omitempty"`
+	Preferences    *Preferences `json:"preferences,omitempty"`
+	RecentActivity []Activity   `json:"recent_activity,omitempty"`
+}
+
+// server is the example service: its handler and everything it must close.
+type server struct {
+	cfg     config
+	repo    *repo
+	handler http.Handler
+
+	partsAsked  atomic.Int64 // parts of composite resources requested
+	callsNeeded atomic.Int64 // repository calls those parts cost without a cache
+
+	closeOnce sync.Once
+	closers   []func() error // run in reverse order by Close
+	closeErr  error
+}
+
+// newServer builds the service. Close releases everything it started.
+func newServer(cfg config) (*server, error) {
+	cfg.defaults()
+	s := &server{cfg: cfg}
+	s.repo = newRepo(newDataset(cfg.Users, cfg.Seed), cfg.Latency, cfg.ScanCost)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/{id}", s.getUser)
+	mux.HandleFunc("PUT /users/{id}", s.putUser)
+	mux.HandleFunc("GET /users", s.listUsers)
+	mux.HandleFunc("GET /users-offset", s.listUsersOffset)
+	mux.HandleFunc("GET /naive/users/{id}", s.getUserNaive)
+	mux.HandleFunc("GET /debug/stats", s.debugStats)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.handler = withGzip(mux)
+	return s, nil
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Close closes every stout type the server started, newest first. It is safe
+// to call more than once.
+func (s *server) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			errs = append(errs, s.closers[i]())
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// --- errors -----------------------------------------------------------------
+
+type apiError struct {
+	Status  int    `json:"-"`
+	Message string `json:"error"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func badRequest(format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+// writeError answers err as JSON: client errors with their message, anything
+// else as a 500 that does not leak internals.
+func writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, errNoUser):
+		ae = &apiError{Status: http.StatusNotFound, Message: "no such user"}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		ae = &apiError{Status: http.StatusServiceUnavailable, Message: "request cancelled or timed out"}
+	default:
+		ae = &apiError{Status: http.StatusInternalServerError, Message: "internal error"}
+	}
+	writeJSON(w, ae.Status, ae)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"error":"internal error"}`, http.StatusInternalServerError)
+		return
+	}
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n"))
+}
+
+// --- GET /users/{id} ----------------------------------------------------------
+
+func parseID(r *http.Request) (int64, error) {
+	raw := r.PathValue("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id < 1 {
+		return 0, badRequest("user id %q is not a positive integer", raw)
+	}
+	return id, nil
+}
+
+var includeNames = map[string]parts{
+	"profile":         partProfile,
+	"preferences":     partPreferences,
+	"recent-activity": partActivity,
+}
+
+// parseInclude reads ?include=profile,preferences,recent-activity.
+func parseInclude(s string) (parts, error) {
+	var p parts
+	if s == "" {
+		return p, nil
+	}
+	for name := range strings.SplitSeq(s, ",") {
+		name = strings.TrimSpace(name)
+		bit, ok := includeNames[name]
+		if !ok {
+			return 0, badRequest("unknown include %q: allowed are profile, preferences, recent-activity", name)
+		}
+		p |= bit
+	}
+	return p, nil
+}
+
+func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
+	id, err := parseID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	want, err := parseInclude(r.URL.Query().Get("include"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	v, err := s.load(r.Context(), id, want|partUser)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// load fetches the wanted parts of a user concurrently.
+func (s *server) load(ctx context.Context, id int64, want parts) (*userView, error) {
+	var v userView
+	g, ctx := errgroup.WithContext(ctx)
+	for _, p := range []parts{partUser, partProfile, partPreferences, partActivity} {
+		if want&p == 0 {
+			continue
+		}
+		s.partsAsked.Add(1)
+		s.callsNeeded.Add(1)
+		if p == partActivity {
+			s.callsNeeded.Add(1) // the old path costs two calls
+		}
+		g.Go(func() error {
+			var err error
+			switch p {
+			case partUser:
+				v.User, err = s.repo.User(ctx, id)
+			case partProfile:
+				var pr Profile
+				pr, err = s.repo.Profile(ctx, id)
+				v.Profile = &pr
+			case partPreferences:
+				var pr Preferences
+				pr, err = s.repo.Preferences(ctx, id)
+				v.Preferences = &pr
+			case partActivity:
+				v.RecentActivity, err = s.activity(ctx, id)
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// activity is the old recent-activity path: two queries.
+func (s *server) activity(ctx context.Context, id int64) ([]Activity, error) {
+	n, err := s.repo.ActivityIDs(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.repo.ActivityByIDs(ctx, id, n)
+}
+
+// getUserNaive is GET /users/{id} as it is often first written: every part
+// loaded on every request whatever the client asked for, no cache, the whole
+// struct encoded.
+func (s *server) getUserNaive(w http.ResponseWriter, r *http.Request) {
+	id, err := parseID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	v, err := s.load(r.Context(), id, partUser|partProfile|partPreferences|partActivity)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// --- PUT /users/{id} ----------------------------------------------------------
+
+// maxBody bounds a PUT body.
+const maxBody = 64 << 10
+
+func decodePatch(r *http.Request, w http.ResponseWriter) (userPatch, error) {
+	var p userPatch
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return p, jsonError(err)
+	}
+	if dec.More() {
+		return p, badRequest("body must be a single JSON object")
+	}
+	return p, validatePatch(p)
+}
+
+// jsonError turns a decoding error into a message that says where and what.
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var big *http.MaxBytesError
+	switch {
+	case errors.As(err, &syn):
+		return badRequest("malformed JSON at byte %d: %v", syn.Offset, err)
+	case errors.As(err, &typ):
+		return badRequest("field %q must be a JSON %s, not %s", typ.Field, typ.Type, typ.Value)
+	case errors.As(err, &big):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("body larger than %d bytes", big.Limit)}
+	case errors.Is(err, io.EOF):
+		return badRequest("empty body: send a JSON object such as {\"name\":\"Ada Lovelace\"}")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("malformed JSON: the body ends in the middle of a value")
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return badRequest("%s: allowed are name, email, profile{bio,location,company}, preferences{theme,language,timezone,newsletter}", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return badRequest("malformed JSON: %v", err)
+}
+
+func validatePatch(p userPatch) error {
+	check := func(field string, v *string, maxLen int) error {
+		if v == nil {
+			return nil
+		}
+		if strings.TrimSpace(*v) == "" {
+			return badRequest("%s must not be empty", field)
+		}
+		if len(*v) > maxLen {
+			return badRequest("%s is longer than %d bytes", field, maxLen)
+		}
+		return nil
+	}
+	errs := []error{check("name", p.Name, 200), check("email", p.Email, 254)}
+	if p.Email != nil && !strings.Contains(*p.Email, "@") {
+		errs = append(errs, badRequest("email %q has no @", *p.Email))
+	}
+	if pp := p.Profile; pp != nil {
+		errs = append(errs, check("profile.bio", pp.Bio, 2000), check("profile.location", pp.Location, 200), check("profile.company", pp.Company, 200))
+	}
+	if pp := p.Preferences; pp != nil {
+		errs = append(errs, oneOf("preferences.theme", pp.Theme, themes), oneOf("preferences.language", pp.Language, languages),
+			oneOf("preferences.timezone", pp.Timezone, timezones))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func oneOf(field string, v *string, allowed []string) error {
+	if v == nil {
+		return nil
+	}
+	for _, a := range allowed {
+		if *v == a {
+			return nil
+		}
+	}
+	return badRequest("%s %q: allowed are %s", field, *v, strings.Join(allowed, ", "))
+}
+
+func (s *server) putUser(w http.ResponseWriter, r *http.Request) {
+	id, err := parseID(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, err := decodePatch(r, w)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	u, _, err := s.repo.Update(r.Context(), id, p, s.cfg.Now())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, u)
+}
+
+// --- lists ------------------------------------------------------------------
+
+const (
+	defaultLimit = 20
+	maxLimit     = 100
+)
+
+func parseLimit(q string) (int, error) {
+	if q == "" {
+		return defaultLimit, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 1 || n > maxLimit {
+		return 0, badRequest("limit %q: must be an integer from 1 to %d", q, maxLimit)
+	}
+	return n, nil
+}
+
+type offsetPage struct {
+	Items []User `json:"items"`
+	Page  int    `json:"page"`
+	Next  string `json:"next,omitempty"`
+}
+
+// listUsersOffset is the naive list: ?page=N&limit=L becomes OFFSET N*L.
+func (s *server) listUsersOffset(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := parseLimit(q.Get("limit"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	page := 0
+	if v := q.Get("page"); v != "" {
+		page, err = strconv.Atoi(v)
+		if err != nil || page < 0 || page > s.repo.Len() {
+			writeError(w, badRequest("page %q: must be an integer from 0 to %d", v, s.repo.Len()))
+			return
+		}
+	}
+	rows, err := s.repo.ListOffset(r.Context(), page*limit, limit)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := offsetPage{Items: rows, Page: page}
+	if (page+1)*limit < s.repo.Len() {
+		out.Next = fmt.Sprintf("/users-offset?page=%d&limit=%d", page+1, limit)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listUsers is the keyset list.
+func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
+	limit, err := parseLimit(r.URL.Query().Get("limit"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rows, err := s.repo.ListAfter(r.Context(), nil, false, limit)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": rows})
+}
+
+// --- /debug -----------------------------------------------------------------
+
+type repoStats struct {
+	Calls map[string]int64 `json:"calls"`
+	Total int64            `json:"total"`
+}
+
+type debugStats struct {
+	Users      int            `json:"users"`
+	Repository repoStats      `json:"repository"`
+	Composite  compositeStats `json:"composite"`
+}
+
+// compositeStats counts the parts of GET /users/{id} and /naive/users/{id}.
+type compositeStats struct {
+	// Parts is the number of parts the handlers needed.
+	Parts int64 `json:"parts"`
+	// CallsNeeded is what those parts cost in repository calls without a
+	// cache; CallsMade is what they cost.
+	CallsNeeded int64 `json:"calls_needed"`
+	CallsMade   int64 `json:"calls_made"`
+}
+
+// compositeOps are the repository calls that load parts of the composite.
+var compositeOps = []string{"users.get", "profiles.get", "preferences.get", "activity.ids", "activity.get", "activity.feed"}
+
+func (s *server) stats() debugStats {
+	calls, total := s.repo.Calls()
+	st := debugStats{
+		Users:      s.repo.Len(),
+		Repository: repoStats{Calls: calls, Total: total},
+		Composite:  compositeStats{Parts: s.partsAsked.Load(), CallsNeeded: s.callsNeeded.Load()},
+	}
+	for _, op := range compositeOps {
+		st.Composite.CallsMade += calls[op]
+	}
+	return st
+}
+
+func (s *server) debugStats(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.stats())
+}
+
+func itoa(id int64) string { return strconv.FormatInt(id, 10) }

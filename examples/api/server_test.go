@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testUsers is the size of the data set in tests: small, so that start-up
+// and deep pages stay cheap.
+const testUsers = 2000
+
+func newTestServer(t *testing.T, cfg config) (*server, *httptest.Server) {
+	t.Helper()
+	if cfg.Users == 0 {
+		cfg.Users = testUsers
+	}
+	s, err := newServer(cfg)
+	require.NoError(t, err)
+	ts := httptest.NewServer(s)
+	t.Cleanup(func() {
+		ts.Close()
+		require.NoError(t, s.Close())
+	})
+	return s, ts
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (a answer) json(t *testing.T, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(a.body, v), "body: %s", a.body)
+}
+
+func (a answer) errorMessage(t *testing.T) string {
+	t.Helper()
+	var e struct {
+		Error string `json:"error"`
+	}
+	a.json(t, &e)
+	require.NotEmpty(t, e.Error, "error body: %s", a.body)
+	return e.Error
+}
+
+// call sends one request without Accept-Encoding (so bodies are plain) and
+// returns the answer.
+func call(t *testing.T, ts *httptest.Server, method, path, body string, hdr ...string) answer {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, ts.URL+path, rd)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return answer{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func TestGetUser(t *testing.T) {
+	s, ts := newTestServer(t, config{})
+	want := s.repo.data.user(42)
+
+	t.Run("core only by default", func(t *testing.T) {
+		a := call(t, ts, "GET", "/users/42", "")
+		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		assert.Equal(t, "application/json", a.header.Get("Content-Type"))
+		var m map[string]any
+		a.json(t, &m)
+		assert.Equal(t, float64(42), m["id"])
+		assert.Equal(t, want.Name, m["name"])
+		assert.NotContains(t, m, "profile")
+		assert.NotContains(t, m, "preferences")
+		assert.NotContains(t, m, "recent_activity")
+	})
+	t.Run("includes", func(t *testing.T) {
+		a := call(t, ts, "GET", "/users/42?include=profile,preferences,recent-activity", "")
+		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		var v userView
+		a.json(t, &v)
+		assert.Equal(t, want, v.User)
+		require.NotNil(t, v.Profile)
+		assert.Equal(t, s.repo.data.profile(42), *v.Profile)
+		require.NotNil(t, v.Preferences)
+		assert.Equal(t, s.repo.data.preferences(42), *v.Preferences)
+		assert.Len(t, v.RecentActivity, activityLen)
+	})
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			path   string
+			status int
+			msg    string
+		}{
+			{"/users/0", 400, "positive integer"},
+			{"/users/abc", 400, "positive integer"},
+			{"/users/99999999999999999999", 400, "positive integer"},
+			{"/users/2001", 404, "no such user"},
+			{"/users/1?include=profile,friends", 400, `unknown include "friends"`},
+		} {
+			a := call(t, ts, "GET", tc.path, "")
+			assert.Equal(t, tc.status, a.status, "%s: %s", tc.path, a.body)
+			assert.Contains(t, a.errorMessage(t), tc.msg, tc.path)
+		}
+	})
+}
+
+func TestNaiveUserLoadsEverything(t *testing.T) {
+	_, ts := newTestServer(t, config{})
+	a := call(t, ts, "GET", "/naive/users/7?fields=id", "")
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	var v userView
+	a.json(t, &v)
+	assert.Equal(t, int64(7), v.ID)
+	assert.NotNil(t, v.Profile)
+	assert.NotNil(t, v.Preferences)
+	assert.Len(t, v.RecentActivity, activityLen)
+}
+
+func TestPutUser(t *testing.T) {
+	s, ts := newTestServer(t, config{})
+	t.Run("write then read", func(t *testing.T) {
+		a := call(t, ts, "PUT", "/users/9", `{"name":"Grace Hopper","profile":{"bio":"COBOL"},"preferences":{"theme":"dark","newsletter":false}}`)
+		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		var u User
+		a.json(t, &u)
+		assert.Equal(t, "Grace Hopper", u.Name)
+		assert.Equal(t, s.repo.data.user(9).Email, u.Email, "fields not in the body keep their value")
+
+		a = call(t, ts, "GET", "/users/9?include=profile,preferences,recent-activity", "")
+		require.Equal(t, http.StatusOK, a.status)
+		var v userView
+		a.json(t, &v)
+		assert.Equal(t, "Grace Hopper", v.Name)
+		assert.Equal(t, "COBOL", v.Profile.Bio)
+		assert.Equal(t, "dark", v.Preferences.Theme)
+		assert.False(t, v.Preferences.Newsletter)
+		assert.Equal(t, "update", v.RecentActivity[0].Kind)
+	})
+	t.Run("bad bodies", func(t *testing.T) {
+		for _, tc := range []struct {
+			name, path, body string
+			status           int
+			msg              string
+		}{
+			{"malformed", "/users/1", `{"name":"x",}`, 400, "malformed JSON at byte 13"},
+			{"truncated", "/users/1", `{"name":"x"`, 400, "ends in the middle"},
+			{"empty", "/users/1", ``, 400, "empty body"},
+			{"unknown field", "/users/1", `{"nmae":"x"}`, 400, `unknown field "nmae"`},
+			{"wrong type", "/users/1", `{"name":5}`, 400, `"name" must be a JSON string`},
+			{"two values", "/users/1", `{"name":"a"}{"name":"b"}`, 400, "single JSON object"},
+			{"empty name", "/users/1", `{"name":"  "}`, 400, "name must not be empty"},
+			{"bad email", "/users/1", `{"email":"nobody"}`, 400, "has no @"},
+			{"bad theme", "/users/1", `{"preferences":{"theme":"neon"}}`, 400, "allowed are light, dark, system"},
+			{"bad time zone", "/users/1", `{"preferences":{"timezone":"Mars/Base"}}`, 400, "preferences.timezone"},
+			{"too large", "/users/1", `{"name":"` + strings.Repeat("a", maxBody) + `"}`, 413, "larger than"},
+			{"no such user", "/users/5000", `{"name":"x"}`, 404, "no such user"},
+			{"bad id", "/users/-1", `{"name":"x"}`, 400, "positive integer"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := call(t, ts, "PUT", tc.path, tc.body, "Content-Type", "application/json")
+				assert.Equal(t, tc.status, a.status, "%s", a.body)
+				assert.Contains(t, a.errorMessage(t), tc.msg)
+			})
+		}
+	})
+}
+
+func TestListOffset(t *testing.T) {
+	s, ts := newTestServer(t, config{})
+	a := call(t, ts, "GET", "/users-offset?page=3&limit=7", "")
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	var p offsetPage
+	a.json(t, &p)
+	require.Len(t, p.Items, 7)
+	for i, u := range p.Items {
+		assert.Equal(t, int64(s.repo.data.order[21+i]), u.ID)
+	}
+	assert.Equal(t, "/users-offset?page=4&limit=7", p.Next)
+
+	for _, q := range []string{"page=-1", "page=x", "limit=0", "limit=101", "limit=1000000"} {
+		a := call(t, ts, "GET", "/users-offset?"+q, "")
+		assert.Equal(t, http.StatusBadRequest, a.status, q)
+		assert.NotEmpty(t, a.errorMessage(t), q)
+	}
+}
+
+func TestGzip(t *testing.T) {
+	_, ts := newTestServer(t, config{})
+	t.Run("compressed when accepted", func(t *testing.T) {
+		a := call(t, ts, "GET", "/users-offset?limit=50", "", "Accept-Encoding", "gzip")
+		require.Equal(t, http.StatusOK, a.status)
+		assert.Equal(t, "gzip", a.header.Get("Content-Encoding"))
+		assert.Contains(t, a.header.Values("Vary"), "Accept-Encoding")
+		zr, err := gzip.NewReader(bytes.NewReader(a.body))
+		require.NoError(t, err)
+		plain, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		var p offsetPage
+		require.NoError(t, json.Unmarshal(plain, &p))
+		assert.Len(t, p.Items, 50)
+	})
+	t.Run("plain when refused or small", func(t *testing.T) {
+		for _, ae := range []string{"", "identity", "gzip;q=0", "br"} {
+			a := call(t, ts, "GET", "/users-offset?limit=50", "", "Accept-Encoding", ae)
+			assert.Empty(t, a.header.Get("Content-Encoding"), ae)
+			assert.True(t, json.Valid(a.body), ae)
+		}
+		a := call(t, ts, "GET", "/healthz", "", "Accept-Encoding", "gzip")
+		assert.Empty(t, a.header.Get("Content-Encoding"), "a small body is not worth compressing")
+		assert.JSONEq(t, `{"status":"ok"}`, string(a.body))
+	})
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for h, want := range map[string]bool{
+		"gzip": true, "GZIP": true, "deflate, gzip;q=0.5": true, "*": true, "x-gzip": true,
+		"": false, "gzip;q=0": false, "gzip; q=0.0": false, "br, zstd": false, "identity": false,
+	} {
+		assert.Equal(t, want, acceptsGzip(h), h)
+	}
+}
+
+func TestDebugStats(t *testing.T) {
+	_, ts := newTestServer(t, config{})
+	call(t, ts, "GET", "/users/1?include=profile,recent-activity", "")
+	a := call(t, ts, "GET", "/debug/stats", "")
+	require.Equal(t, http.StatusOK, a.status)
+	var st debugStats
+	a.json(t, &st)
+	assert.Equal(t, testUsers, st.Users)
+	assert.Equal(t, int64(3), st.Composite.Parts)
+	assert.Equal(t, int64(4), st.Composite.CallsNeeded)
+	assert.Equal(t, int64(4), st.Composite.CallsMade)
+}
+
+func TestRepoLatency(t *testing.T) {
+	// The repository waits its latency but gives up with the context.
+	r := newRepo(newDataset(10, 1), time.Hour, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := r.User(ctx, 1)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestDataset(t *testing.T) {
+	a, b := newDataset(500, 7), newDataset(500, 7)
+	assert.Equal(t, a.order, b.order, "same seed, same data")
+	assert.Equal(t, a.user(3), b.user(3))
+	assert.NotEqual(t, a.user(3), newDataset(500, 8).user(3))
+	for i := 1; i < len(a.order); i++ {
+		assert.Negative(t, a.compare(int64(a.order[i-1]), int64(a.order[i])), "order is strict at %d", i)
+	}
+}
