@@ -1,0 +1,202 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"runtime/debug"
+	"sync"
+)
+
+// flight is one load of one key, shared by every caller that wants the key meanwhile.
+//
+// A flight is attached while its shard's map holds it under its key. Invalidate, Set and a
+// Get that finds it from an older generation detach it (remove it from the map). When the
+// load ends, the flight stores its result only if it is still attached and the generation
+// has not moved, and it decides that under the shard's lock, the lock Invalidate and Set
+// take: so a value loaded before an invalidation is never cached after it. Its waiters get
+// the result either way.
+type flight[V any] struct {
+	done chan struct{} // closed once val and err are set
+	gen  uint64        // generation read before the load started
+	bg   bool          // a background refresh: no caller reports its error
+	val  V
+	err  error
+}
+
+// flightShard holds the flights of the keys that hash to it.
+type flightShard[V any] struct {
+	mu sync.Mutex // guards m, and every store of a key of this shard into L1
+	m  map[string]*flight[V]
+}
+
+func (c *Cache[V]) shard(key string) *flightShard[V] {
+	return &c.shards[maphash.String(c.seed, key)&(numShards-1)]
+}
+
+// usable reports whether an L1 entry of generation gen answers a Get at now.
+func usable[V any](e *entry[V], gen uint64, now int64) bool {
+	return e.gen == gen && now < e.fresh
+}
+
+// join returns the flight a caller of key should wait for, starting one when none of the
+// current generation is in flight. With an answer already in L1 (stored by a flight that
+// ended since the caller looked), it returns that entry instead. started reports a new
+// flight, which the caller must run.
+func (c *Cache[V]) join(key string) (f *flight[V], e *entry[V], started bool) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	gen := c.gen.Load()
+	if f = sh.m[key]; f != nil && f.gen == gen {
+		c.stats.coalesced.Add(1)
+		return f, nil, false
+	}
+	if oe, ok := c.l1.GetEntryQuietly(key); ok && usable(oe.Value, gen, oe.SnapshotAtNano) {
+		return nil, oe.Value, false
+	}
+	f = &flight[V]{done: make(chan struct{}), gen: gen}
+	sh.m[key] = f // replaces (detaches) a flight of an older generation
+	return f, nil, true
+}
+
+// load answers a miss of key: it joins or starts the key's flight and waits for it.
+func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, error) {
+	var zero V
+	if load == nil {
+		return zero, ErrNilLoader
+	}
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	f, e, started := c.join(key)
+	if e != nil {
+		return e.result()
+	}
+	if started && !c.spawn(func() { c.runOne(ctx, key, f, load) }) {
+		c.finish(key, f, nil, zero, ErrClosed)
+	}
+	return c.wait(ctx, f)
+}
+
+// refresh starts a background load of key under generation gen, unless a load of the key
+// is in flight or the generation has moved. It reports whether it started one.
+func (c *Cache[V]) refresh(ctx context.Context, key string, gen uint64, load Loader[V]) bool {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	if f := sh.m[key]; (f != nil && f.gen == gen) || c.gen.Load() != gen {
+		sh.mu.Unlock()
+		return false
+	}
+	f := &flight[V]{done: make(chan struct{}), gen: gen, bg: true}
+	sh.m[key] = f
+	sh.mu.Unlock()
+	if !c.spawn(func() { c.runOne(ctx, key, f, load) }) {
+		var zero V
+		c.finish(key, f, nil, zero, ErrClosed)
+		return false
+	}
+	return true
+}
+
+// wait returns f's result, or ctx.Err() when ctx ends first.
+func (c *Cache[V]) wait(ctx context.Context, f *flight[V]) (V, error) {
+	select {
+	case <-f.done:
+		return f.val, f.err
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
+}
+
+// loadContext is the context of a load started by a call with context parent: parent's
+// values without its cancellation, bounded by the load timeout and ended by Close.
+func (c *Cache[V]) loadContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(parent)
+	var cancel context.CancelFunc
+	if c.cfg.loadTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.loadTimeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	stop := context.AfterFunc(c.closing, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// interrupted is the error of a loader that did not return: it panicked with r, or (r nil)
+// called runtime.Goexit. It must be called by the deferred function that recovered r.
+func interrupted(r any) error {
+	if r == nil {
+		return errGoexit
+	}
+	return &PanicError{Value: r, Stack: debug.Stack()}
+}
+
+// runOne runs load for key and completes f with its result.
+func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load Loader[V]) {
+	ctx, cancel := c.loadContext(parent)
+	defer cancel()
+	var (
+		val      V
+		err      error
+		returned bool
+	)
+	start := c.now()
+	// Completing happens in a deferred call, which runs after a panic and a Goexit too.
+	defer func() {
+		if !returned {
+			err = interrupted(recover())
+		}
+		c.stats.loads.Add(1)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			c.stats.loadErrors.Add(1)
+		}
+		c.complete(key, f, val, err, c.now()-start)
+	}()
+	val, err = load(ctx, key)
+	returned = true
+}
+
+// complete records the result of f's load of key: builds the entry to cache, if any, and
+// finishes the flight.
+func (c *Cache[V]) complete(key string, f *flight[V], val V, err error, delta int64) {
+	var e *entry[V]
+	switch {
+	case err == nil:
+		e = c.newEntry(val, false, f.gen, c.now(), delta)
+	case errors.Is(err, ErrNotFound):
+		var zero V
+		val = zero
+		if c.cfg.negTTL != 0 {
+			e = c.newEntry(zero, true, f.gen, c.now(), delta)
+		}
+	default:
+		var zero V
+		val = zero
+		if f.bg {
+			c.cfg.logger.Warn("cache: background refresh failed", "namespace", c.cfg.ns, "key", key, "error", err)
+		}
+	}
+	c.finish(key, f, e, val, err)
+}
+
+// finish stores e (if not nil) for key when f is still attached and current, detaches f,
+// and hands val and err to f's waiters: all under the shard lock that Invalidate and Set
+// take, so that no invalidation can fall between the check and the store.
+func (c *Cache[V]) finish(key string, f *flight[V], e *entry[V], val V, err error) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	if sh.m[key] == f {
+		delete(sh.m, key)
+		if e != nil && f.gen == c.gen.Load() {
+			c.l1.Set(key, e)
+		}
+	}
+	f.val, f.err = val, err
+	close(f.done)
+	sh.mu.Unlock()
+}

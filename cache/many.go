@@ -1,0 +1,139 @@
+package cache
+
+import (
+	"context"
+	"errors"
+)
+
+// GetMany returns the values of keys: fresh ones from memory, the rest from one call of
+// load with exactly the keys that are neither in memory nor already being loaded by another
+// Get or GetMany (those it waits for). Each loaded value is cached under its own key, as
+// Get would cache it, with the same fencing against invalidation.
+//
+// The map holds the keys that have a value; keys that do not exist (absent from load's
+// answer, or remembered as not found) are left out. Duplicate keys are looked up once. On an
+// error (load's, or ctx's when it ends first) GetMany returns the values it has with the
+// first error. A background refresh that GetMany starts for a stale or early-refreshed key
+// calls load with that key alone.
+func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoader[V]) (map[string]V, error) {
+	out := make(map[string]V, len(keys))
+	type pending struct {
+		key string
+		f   *flight[V]
+	}
+	var (
+		waits   []pending
+		own     []string
+		ownF    []*flight[V]
+		seen    = make(map[string]struct{}, len(keys))
+		single  Loader[V]
+		err     error
+		started bool
+	)
+	if load != nil {
+		single = func(ctx context.Context, key string) (V, error) {
+			m, err := load(ctx, []string{key})
+			if err != nil {
+				var zero V
+				return zero, err
+			}
+			v, ok := m[key]
+			if !ok {
+				return v, ErrNotFound
+			}
+			return v, nil
+		}
+	}
+	for _, key := range keys {
+		if _, dup := seen[key]; dup {
+			continue
+		}
+		seen[key] = struct{}{}
+		if oe, ok := c.l1.GetEntry(key); ok {
+			if v, verr, ok := c.serve(ctx, key, oe.Value, oe.SnapshotAtNano, single); ok {
+				if verr == nil {
+					out[key] = v
+				}
+				continue
+			}
+		}
+		c.stats.misses.Add(1)
+		if load == nil {
+			err = ErrNilLoader
+			continue
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			err = cerr
+			continue
+		}
+		f, e, st := c.join(key)
+		switch {
+		case e != nil:
+			if !e.neg {
+				out[key] = e.value
+			}
+		case st:
+			own, ownF = append(own, key), append(ownF, f)
+			waits = append(waits, pending{key, f})
+			started = true
+		default:
+			waits = append(waits, pending{key, f})
+		}
+	}
+	if started && !c.spawn(func() { c.runMany(ctx, own, ownF, load) }) {
+		var zero V
+		for i, key := range own {
+			c.finish(key, ownF[i], nil, zero, ErrClosed)
+		}
+	}
+	for _, p := range waits {
+		v, werr := c.wait(ctx, p.f)
+		switch {
+		case werr == nil:
+			out[p.key] = v
+		case errors.Is(werr, ErrNotFound):
+		case err == nil:
+			err = werr
+		}
+	}
+	return out, err
+}
+
+// runMany runs one batch load for keys and completes each key's flight.
+func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V], load BatchLoader[V]) {
+	ctx, cancel := c.loadContext(parent)
+	defer cancel()
+	var (
+		m        map[string]V
+		err      error
+		returned bool
+	)
+	start := c.now()
+	defer func() {
+		if !returned {
+			err = interrupted(recover())
+		}
+		delta := c.now() - start
+		c.stats.loads.Add(1)
+		if err != nil {
+			var zero V
+			for i, key := range keys {
+				c.complete(key, fs[i], zero, err, delta)
+			}
+			if !errors.Is(err, ErrNotFound) {
+				c.stats.loadErrors.Add(1) // one failed call
+			}
+			return
+		}
+		for i, key := range keys {
+			v, ok := m[key]
+			var kerr error
+			if !ok {
+				kerr = ErrNotFound
+			}
+			c.complete(key, fs[i], v, kerr, delta)
+		}
+	}()
+	m, err = load(ctx, keys)
+	returned = true
+}
