@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,6 +43,8 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.ScanCost, "scan-cost", 500*time.Nanosecond, "extra time per row an OFFSET query skips")
 	fs.StringVar(&cfg.RedisAddr, "redis", "", "Redis address (host:port): cache, rate limits and flags move to Redis")
 	cluster := fs.String("redis-cluster", "", "comma-separated Redis Cluster node addresses, instead of -redis")
+	cursorKey := fs.String("cursor-key", "", "hex-encoded 32-byte key sealing list cursors; give every instance the same one (default: random per process)")
+	fs.DurationVar(&cfg.SlowThreshold, "slow", 100*time.Millisecond, "log routes and repository calls at least this slow")
 	fs.BoolVar(&cfg.TrustLoopbackProxy, "trust-loopback-proxy", false, "take the client address from X-Forwarded-For when the peer is on loopback (for examples/loadgen)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -52,7 +55,15 @@ func run(args []string) error {
 	if cfg.RedisAddr != "" && cfg.RedisCluster != nil {
 		return errors.New("-redis and -redis-cluster are exclusive")
 	}
+	if *cursorKey != "" {
+		k, err := hex.DecodeString(*cursorKey)
+		if err != nil || len(k) != 32 {
+			return errors.New("-cursor-key: want 64 hex digits (32 bytes)")
+		}
+		cfg.CursorKey = k
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg.Logger = log
 
 	start := time.Now()
 	s, err := newServer(cfg)

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stout-go/stout/paginate"
+	"github.com/stout-go/stout/slowlog"
 )
 
 // errNoUser is the repository's "no rows".
@@ -28,11 +30,8 @@ type repo struct {
 	latency  time.Duration
 	scanCost time.Duration // per row skipped by an OFFSET query
 
-	// observe, when set, times each call (slowlog); it returns the function
-	// that ends the timing.
-	observe func(ctx context.Context, op string) func(error)
-
 	calls map[string]*atomic.Int64 // fixed at construction; values atomic
+	ops   map[string]*slowlog.Op   // timers, one per call name
 
 	mu        sync.RWMutex // guards the override maps
 	users     map[int64]User
@@ -41,10 +40,11 @@ type repo struct {
 	activityV map[int64][]Activity // activity prepended by writes
 }
 
-func newRepo(d *dataset, latency, scanCost time.Duration) *repo {
+func newRepo(d *dataset, latency, scanCost time.Duration, rec *slowlog.Recorder) *repo {
 	r := &repo{
 		data: d, latency: latency, scanCost: scanCost,
 		calls:     make(map[string]*atomic.Int64, len(repoOps)),
+		ops:       make(map[string]*slowlog.Op, len(repoOps)),
 		users:     map[int64]User{},
 		profiles:  map[int64]Profile{},
 		prefs:     map[int64]Preferences{},
@@ -52,6 +52,7 @@ func newRepo(d *dataset, latency, scanCost time.Duration) *repo {
 	}
 	for _, op := range repoOps {
 		r.calls[op] = new(atomic.Int64)
+		r.ops[op] = rec.Op("db." + op)
 	}
 	return r
 }
@@ -59,16 +60,15 @@ func newRepo(d *dataset, latency, scanCost time.Duration) *repo {
 // call counts op, times it, and waits the cost of one query of it.
 func (r *repo) call(ctx context.Context, op string, extra time.Duration, f func() error) error {
 	r.calls[op].Add(1)
-	var end func(error)
-	if r.observe != nil {
-		end = r.observe(ctx, op)
-	}
+	t := r.ops[op].Start(ctx)
 	err := r.wait(ctx, r.latency+extra)
 	if err == nil {
 		err = f()
 	}
-	if end != nil {
-		end(err)
+	if errors.Is(err, errNoUser) {
+		t.End(nil) // "no rows" is an answer, not a failed call
+	} else {
+		t.End(err)
 	}
 	return err
 }
@@ -204,48 +204,30 @@ func (r *repo) ActivityFeed(ctx context.Context, id int64) (a []Activity, err er
 	return a, err
 }
 
-// listKey is the position of a row in the list order.
-type listKey struct {
-	CreatedAt time.Time
-	ID        int64
+// listSort is the list order: newest first, ties broken by id. created_at
+// has one-second precision in this data set.
+var listSort = paginate.MustSort(paginate.Desc("created_at").TimePrecision(time.Second), paginate.Desc("id"))
+
+// listKey is a row's position in listSort.
+func (d *dataset) listKey(id int32) paginate.Key {
+	return paginate.Key{time.Unix(d.created[id-1], 0), int64(id)}
 }
 
-// ListAfter is a keyset query: up to limit users strictly after (forward) or
-// before (backward) key in the order newest first, ties by id descending —
-// `WHERE (created_at, id) < ($1, $2) ORDER BY created_at DESC, id DESC LIMIT n`.
-// A nil key starts at the first row (forward) or the last (backward).
-// Backward results come back in list order. It costs one query at any depth.
-func (r *repo) ListAfter(ctx context.Context, key *listKey, backward bool, limit int) (out []User, err error) {
+// ListPage is the keyset query of one page — `WHERE (created_at, id) <
+// ($1, $2) ORDER BY created_at DESC, id DESC LIMIT n` — run against the
+// in-memory index with [paginate.Slice]: it seeks to the cursor by binary
+// search, so it costs one query at any depth. It returns the page of ids
+// (whose cursors and links the handler sends) and their rows.
+func (r *repo) ListPage(ctx context.Context, req *paginate.Request) (page paginate.Page[int32], rows []User, err error) {
 	err = r.call(ctx, "users.list", 0, func() error {
-		d := r.data
-		// pos is the index of the first row after key in list order.
-		pos := 0
-		if key != nil {
-			kc, kid := key.CreatedAt.Unix(), key.ID
-			pos = sort.Search(len(d.order), func(i int) bool {
-				id := int64(d.order[i])
-				c := d.created[id-1]
-				return c < kc || (c == kc && id < kid)
-			})
+		page, err = paginate.Slice(r.data.order, req, r.data.listKey)
+		if err != nil {
+			return err
 		}
-		lo, hi := pos, min(pos+limit, len(d.order))
-		if backward {
-			// rows strictly before key: those before the first row >= key.
-			end := len(d.order)
-			if key != nil {
-				kc, kid := key.CreatedAt.Unix(), key.ID
-				end = sort.Search(len(d.order), func(i int) bool {
-					id := int64(d.order[i])
-					c := d.created[id-1]
-					return c < kc || (c == kc && id <= kid)
-				})
-			}
-			lo, hi = max(end-limit, 0), end
-		}
-		out = r.rows(lo, hi)
+		rows = r.rowsOf(page.Items)
 		return nil
 	})
-	return out, err
+	return page, rows, err
 }
 
 // ListOffset is the naive query: `ORDER BY created_at DESC, id DESC OFFSET o
@@ -255,17 +237,17 @@ func (r *repo) ListOffset(ctx context.Context, offset, limit int) (out []User, e
 	extra := time.Duration(offset) * r.scanCost
 	err = r.call(ctx, "users.offset", extra, func() error {
 		lo := min(offset, len(r.data.order))
-		out = r.rows(lo, min(lo+limit, len(r.data.order)))
+		out = r.rowsOf(r.data.order[lo:min(lo+limit, len(r.data.order))])
 		return nil
 	})
 	return out, err
 }
 
-func (r *repo) rows(lo, hi int) []User {
-	out := make([]User, 0, hi-lo)
+func (r *repo) rowsOf(ids []int32) []User {
+	out := make([]User, 0, len(ids))
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for _, id := range r.data.order[lo:hi] {
+	for _, id := range ids {
 		out = append(out, r.userLocked(int64(id)))
 	}
 	return out

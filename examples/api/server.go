@@ -1,18 +1,24 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/stout-go/stout/paginate"
+	"github.com/stout-go/stout/slowlog"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -31,7 +37,16 @@ type config struct {
 	// many clients.
 	TrustLoopbackProxy bool
 
-	Now func() time.Time // clock; nil means time.Now
+	// CursorKey seals list cursors (32 bytes). Instances that serve the same
+	// clients need the same key; nil means a random key per process.
+	CursorKey []byte
+
+	// SlowThreshold is the duration from which a route or repository call
+	// is logged as slow. Default 100ms.
+	SlowThreshold time.Duration
+
+	Logger *slog.Logger     // nil discards
+	Now    func() time.Time // clock; nil means time.Now
 }
 
 func (c *config) defaults() {
@@ -43,6 +58,12 @@ func (c *config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.SlowThreshold == 0 {
+		c.SlowThreshold = 100 * time.Millisecond
 	}
 }
 
@@ -70,6 +91,9 @@ type server struct {
 	repo    *repo
 	handler http.Handler
 
+	slow  *slowlog.Recorder   // timings of every route and repository call
+	pages *paginate.Paginator // GET /users
+
 	partsAsked  atomic.Int64 // parts of composite resources requested
 	callsNeeded atomic.Int64 // repository calls those parts cost without a cache
 
@@ -82,21 +106,94 @@ type server struct {
 func newServer(cfg config) (*server, error) {
 	cfg.defaults()
 	s := &server{cfg: cfg}
-	s.repo = newRepo(newDataset(cfg.Users, cfg.Seed), cfg.Latency, cfg.ScanCost)
+	ok := false
+	defer func() {
+		if !ok {
+			_ = s.Close()
+		}
+	}()
+
+	var err error
+	s.slow, err = slowlog.New(&slowlog.Options{Threshold: cfg.SlowThreshold, Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.slow.Close)
+	s.repo = newRepo(newDataset(cfg.Users, cfg.Seed), cfg.Latency, cfg.ScanCost, s.slow)
+
+	key := cfg.CursorKey
+	if key == nil {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // never fails (crypto/rand)
+	}
+	codec, err := paginate.NewCodec(paginate.Secret{ID: "1", Key: key})
+	if err != nil {
+		return nil, err
+	}
+	s.pages, err = paginate.New(paginate.Options{
+		Sort: listSort, Codec: codec,
+		DefaultLimit: defaultLimit, MaxLimit: maxLimit, RejectOverMax: true,
+		Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /users/{id}", s.getUser)
-	mux.HandleFunc("PUT /users/{id}", s.putUser)
-	mux.HandleFunc("GET /users", s.listUsers)
-	mux.HandleFunc("GET /users-offset", s.listUsersOffset)
-	mux.HandleFunc("GET /naive/users/{id}", s.getUserNaive)
+	s.route(mux, "GET /users/{id}", s.getUser)
+	s.route(mux, "PUT /users/{id}", s.putUser)
+	s.route(mux, "GET /users", s.listUsers)
+	s.route(mux, "GET /users-offset", s.listUsersOffset)
+	s.route(mux, "GET /naive/users/{id}", s.getUserNaive)
 	mux.HandleFunc("GET /debug/stats", s.debugStats)
+	mux.HandleFunc("GET /debug/slow", s.debugSlow)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.handler = withGzip(mux)
+	ok = true
 	return s, nil
 }
+
+// route registers h under pattern, timed as the slowlog op "http <pattern>";
+// a 5xx answer counts as an error.
+func (s *server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+	op := s.slow.Op("http " + pattern)
+	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		t := op.Start(r.Context())
+		h(sw, r)
+		if sw.status >= 500 {
+			t.End(errServerError)
+		} else {
+			t.End(nil)
+		}
+	}))
+}
+
+var errServerError = errors.New("5xx answer")
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
@@ -118,6 +215,8 @@ func (s *server) Close() error {
 type apiError struct {
 	Status  int    `json:"-"`
 	Message string `json:"error"`
+	Code    string `json:"code,omitempty"`  // machine-readable, when there is one
+	Param   string `json:"param,omitempty"` // the query parameter at fault
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -130,17 +229,27 @@ func badRequest(format string, args ...any) *apiError {
 // else as a 500 that does not leak internals.
 func writeError(w http.ResponseWriter, err error) {
 	var ae *apiError
+	var pe *paginate.RequestError
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &pe):
+		ae = &apiError{Status: http.StatusBadRequest, Message: pe.Error(), Code: pe.Code(), Param: pe.Param}
 	case errors.Is(err, errNoUser):
 		ae = &apiError{Status: http.StatusNotFound, Message: "no such user"}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		ae = &apiError{Status: http.StatusServiceUnavailable, Message: "request cancelled or timed out"}
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this. 499 as nginx logs it, so
+		// that it does not count as a server error.
+		ae = &apiError{Status: statusClientClosed, Message: "request cancelled by the client"}
+	case errors.Is(err, context.DeadlineExceeded):
+		ae = &apiError{Status: http.StatusServiceUnavailable, Message: "request timed out"}
 	default:
 		ae = &apiError{Status: http.StatusInternalServerError, Message: "internal error"}
 	}
 	writeJSON(w, ae.Status, ae)
 }
+
+// statusClientClosed is nginx's "client closed request".
+const statusClientClosed = 499
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
@@ -430,19 +539,23 @@ func (s *server) listUsersOffset(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// listUsers is the keyset list.
+// listUsers is the keyset list: ?limit=&cursor=, with RFC 8288 Link
+// headers to the next and previous pages.
 func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
-	limit, err := parseLimit(r.URL.Query().Get("limit"))
+	req, err := s.pages.Parse(r, paginate.Binding{})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	rows, err := s.repo.ListAfter(r.Context(), nil, false, limit)
+	ids, rows, err := s.repo.ListPage(r.Context(), req)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": rows})
+	ids.WriteLinkHeader(w, r)
+	writeJSON(w, http.StatusOK, paginate.Page[User]{
+		Items: rows, NextCursor: ids.NextCursor, PrevCursor: ids.PrevCursor, HasMore: ids.HasMore,
+	})
 }
 
 // --- /debug -----------------------------------------------------------------
@@ -489,3 +602,24 @@ func (s *server) debugStats(w http.ResponseWriter, _ *http.Request) {
 }
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
+
+// slowReport is the body of GET /debug/slow.
+type slowReport struct {
+	// Ops are sorted slowest first by p95 over the last minute, then since
+	// start.
+	Ops    []slowlog.OpStats `json:"ops"`
+	Recent []slowlog.Entry   `json:"recent"` // the latest slow calls, newest first
+}
+
+// debugSlow serves p50/p95/p99 per route and repository call.
+func (s *server) debugSlow(w http.ResponseWriter, _ *http.Request) {
+	snap := s.slow.Snapshot()
+	ops := slices.Clone(snap.Ops)
+	slices.SortStableFunc(ops, func(a, b slowlog.OpStats) int {
+		if c := cmp.Compare(b.Last1m.P95, a.Last1m.P95); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.Total.P95, a.Total.P95)
+	})
+	writeJSON(w, http.StatusOK, slowReport{Ops: ops, Recent: s.slow.Recent(20)})
+}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stout-go/stout/paginate"
+	"github.com/stout-go/stout/slowlog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -257,10 +259,13 @@ func TestDebugStats(t *testing.T) {
 
 func TestRepoLatency(t *testing.T) {
 	// The repository waits its latency but gives up with the context.
-	r := newRepo(newDataset(10, 1), time.Hour, 0)
+	rec, err := slowlog.New(nil)
+	require.NoError(t, err)
+	defer rec.Close()
+	r := newRepo(newDataset(10, 1), time.Hour, 0, rec)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := r.User(ctx, 1)
+	_, err = r.User(ctx, 1)
 	require.ErrorIs(t, err, context.Canceled)
 }
 
@@ -272,4 +277,139 @@ func TestDataset(t *testing.T) {
 	for i := 1; i < len(a.order); i++ {
 		assert.Negative(t, a.compare(int64(a.order[i-1]), int64(a.order[i])), "order is strict at %d", i)
 	}
+}
+
+// linkTarget returns the target of the rel link in a Link header.
+func linkTarget(t *testing.T, h http.Header, rel string) string {
+	t.Helper()
+	for _, v := range h.Values("Link") {
+		for l := range strings.SplitSeq(v, ",") {
+			target, params, _ := strings.Cut(strings.TrimSpace(l), ";")
+			if strings.TrimSpace(params) == `rel="`+rel+`"` {
+				return strings.Trim(target, "<>")
+			}
+		}
+	}
+	return ""
+}
+
+type listPage struct {
+	Items      []User `json:"items"`
+	NextCursor string `json:"next_cursor"`
+	PrevCursor string `json:"prev_cursor"`
+	HasMore    bool   `json:"has_more"`
+}
+
+func TestListUsers(t *testing.T) {
+	s, ts := newTestServer(t, config{})
+
+	t.Run("walk every page by the Link header", func(t *testing.T) {
+		var ids []int64
+		path, pages := "/users?limit=90", 0
+		for path != "" {
+			a := call(t, ts, "GET", path, "")
+			require.Equal(t, http.StatusOK, a.status, "%s: %s", path, a.body)
+			var p listPage
+			a.json(t, &p)
+			for _, u := range p.Items {
+				ids = append(ids, u.ID)
+			}
+			next := linkTarget(t, a.header, "next")
+			assert.Equal(t, p.HasMore, next != "", "has_more matches the next link")
+			if next != "" {
+				assert.Contains(t, next, "limit=90", "the link keeps the page size")
+				assert.Contains(t, next, "cursor="+p.NextCursor)
+			}
+			path = next
+			pages++
+			require.Less(t, pages, 100, "the walk ends")
+		}
+		require.Len(t, ids, testUsers)
+		for i, id := range ids {
+			require.Equal(t, int64(s.repo.data.order[i]), id, "row %d in list order, none skipped or repeated", i)
+		}
+	})
+
+	t.Run("back and forth", func(t *testing.T) {
+		a := call(t, ts, "GET", "/users?limit=5", "")
+		var p1 listPage
+		a.json(t, &p1)
+		a = call(t, ts, "GET", linkTarget(t, a.header, "next"), "")
+		var p2 listPage
+		a.json(t, &p2)
+		prev := linkTarget(t, a.header, "prev")
+		require.NotEmpty(t, prev)
+		a = call(t, ts, "GET", prev, "")
+		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		var back listPage
+		a.json(t, &back)
+		assert.Equal(t, p1.Items, back.Items)
+		assert.NotEqual(t, p1.Items[0].ID, p2.Items[0].ID)
+	})
+
+	t.Run("bad input is a 400 that says why", func(t *testing.T) {
+		other, _ := newTestServer(t, config{}) // another cursor key
+		otherReq, err := other.pages.Request(5, "", nil, paginate.Binding{})
+		require.NoError(t, err)
+		foreign, err := otherReq.Cursor(paginate.Key{time.Unix(s.repo.data.created[0], 0), int64(1)}, paginate.Forward)
+		require.NoError(t, err)
+
+		a := call(t, ts, "GET", "/users?limit=5", "")
+		var p listPage
+		a.json(t, &p)
+		tampered := []byte(p.NextCursor)
+		tampered[len(tampered)/2] ^= 1
+		if tampered[len(tampered)/2] == '-' || tampered[len(tampered)/2] == '_' {
+			tampered[len(tampered)/2] = 'A'
+		}
+
+		for _, tc := range []struct {
+			name, query, code string
+		}{
+			{"forged", "cursor=forged", "invalid_cursor"},
+			{"tampered", "cursor=" + string(tampered), "invalid_cursor"},
+			{"sealed by another key", "cursor=" + foreign, "invalid_cursor"},
+			{"huge limit", "limit=1000000", "invalid_limit"},
+			{"negative limit", "limit=-1", "invalid_limit"},
+			{"limit not a number", "limit=ten", "invalid_limit"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				a := call(t, ts, "GET", "/users?"+tc.query, "")
+				require.Equal(t, http.StatusBadRequest, a.status, "%s", a.body)
+				var e apiError
+				a.json(t, &e)
+				assert.Equal(t, tc.code, e.Code)
+				assert.NotEmpty(t, e.Message)
+				assert.NotEmpty(t, e.Param)
+			})
+		}
+	})
+}
+
+func TestDebugSlow(t *testing.T) {
+	_, ts := newTestServer(t, config{})
+	for range 3 {
+		require.Equal(t, http.StatusOK, call(t, ts, "GET", "/users/5?include=profile", "").status)
+	}
+	require.Equal(t, http.StatusOK, call(t, ts, "GET", "/users?limit=3", "").status)
+	a := call(t, ts, "GET", "/debug/slow", "")
+	require.Equal(t, http.StatusOK, a.status)
+	var rep struct {
+		Ops []struct {
+			Op    string `json:"op"`
+			Total struct {
+				Count uint64 `json:"count"`
+				P95   int64  `json:"p95_ns"`
+			} `json:"total"`
+		} `json:"ops"`
+	}
+	a.json(t, &rep)
+	counts := map[string]uint64{}
+	for _, o := range rep.Ops {
+		counts[o.Op] = o.Total.Count
+	}
+	assert.Equal(t, uint64(3), counts["http GET /users/{id}"])
+	assert.Equal(t, uint64(1), counts["http GET /users"])
+	assert.Equal(t, uint64(1), counts["db.users.list"])
+	assert.GreaterOrEqual(t, counts["db.profiles.get"], uint64(1))
 }
