@@ -51,14 +51,14 @@ func (o *Op) low() int64 {
 }
 
 // check decides whether a finished call of d ns is logged, and logs it.
-func (o *Op) check(ctx context.Context, now, d int64, err error, attrs []slog.Attr, reported bool) {
+func (o *Op) check(ctx context.Context, now, d int64, err error, attrs []slog.Attr, lazy func() []slog.Attr, reported bool) {
 	if d < o.low() && !reported {
 		return
 	}
-	o.decide(ctx, now, d, err, attrs, reported)
+	o.decide(ctx, now, d, err, attrs, lazy, reported)
 }
 
-func (o *Op) decide(ctx context.Context, now, d int64, err error, attrs []slog.Attr, reported bool) {
+func (o *Op) decide(ctx context.Context, now, d int64, err error, attrs []slog.Attr, lazy func() []slog.Attr, reported bool) {
 	c := o.thresholds()
 	if d < c.low && !reported {
 		return
@@ -73,6 +73,9 @@ func (o *Op) decide(ctx context.Context, now, d int64, err error, attrs []slog.A
 		}
 	default:
 		return
+	}
+	if lazy != nil {
+		attrs = append(attrs[:len(attrs):len(attrs)], lazy()...)
 	}
 	o.slow(ctx, now, time.Duration(d), time.Duration(hard), err, attrs, reported)
 }

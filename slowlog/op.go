@@ -96,6 +96,12 @@ func (o *Op) Start(ctx context.Context) Timer {
 // atomic add and allocates nothing; attrs are copied only when the call is
 // logged.
 func (t Timer) End(err error, attrs ...slog.Attr) {
+	t.end(err, attrs, nil)
+}
+
+// end is End with attributes that are built (by lazy) only if the call is
+// logged.
+func (t Timer) end(err error, attrs []slog.Attr, lazy func() []slog.Attr) {
 	o := t.op
 	if o == nil {
 		return
@@ -107,7 +113,7 @@ func (t Timer) End(err error, attrs ...slog.Attr) {
 	}
 	d := now - t.start
 	o.record(now, d, err)
-	o.check(t.ctx, now, d, err, attrs, reported)
+	o.check(t.ctx, now, d, err, attrs, lazy, reported)
 }
 
 // Done is End for a deferred call that reports the function's final error
@@ -131,7 +137,7 @@ func (t Timer) Done(errp *error, attrs ...slog.Attr) {
 func (o *Op) Observe(ctx context.Context, d time.Duration, err error, attrs ...slog.Attr) {
 	now := o.rec.since()
 	o.record(now, int64(d), err)
-	o.check(ctx, now, int64(d), err, attrs, false)
+	o.check(ctx, now, int64(d), err, attrs, nil, false)
 }
 
 // record counts one call of d ns ending at now.

@@ -1,0 +1,228 @@
+package slowlog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stout-go/stout/internal/redistest"
+)
+
+func TestMiddleware(t *testing.T) {
+	t.Parallel()
+	r, clk, cp := newTestRecorder(t, Options{Threshold: 100 * time.Millisecond})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, req *http.Request) {
+		clk.Advance(150 * time.Millisecond)
+		if req.PathValue("id") == "bad" {
+			http.Error(w, "db down", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	mux.HandleFunc("GET /panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	mux.HandleFunc("GET /stream", func(w http.ResponseWriter, _ *http.Request) {
+		w.(http.Flusher).Flush()
+		require.NoError(t, http.NewResponseController(w).Flush())
+	})
+	h := Middleware(r, nil)(mux)
+	for _, path := range []string{"/users/1", "/users/2", "/users/bad", "/nowhere", "/stream"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+	}
+	assert.Panics(t, func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/panic", nil)) })
+
+	snap := r.Snapshot()
+	users, ok := snap.Op("GET /users/{id}")
+	require.True(t, ok, "ops are named by route, not path: %+v", snap.Ops)
+	assert.Equal(t, uint64(3), users.Total.Count)
+	assert.Equal(t, uint64(1), users.Total.Errors, "5xx is an error")
+	un, ok := snap.Op("unmatched")
+	require.True(t, ok)
+	assert.Equal(t, uint64(1), un.Total.Count)
+	assert.Zero(t, un.Total.Errors, "a 404 is not an error")
+	pan, ok := snap.Op("GET /panic")
+	require.True(t, ok)
+	assert.Equal(t, uint64(1), pan.Total.Errors)
+
+	lines := cp.lines("slow operation")
+	require.Len(t, lines, 3)
+	assert.Equal(t, "GET /users/{id}", lines[2]["op"].String())
+	assert.Equal(t, int64(503), lines[2]["status"].Int64())
+	assert.Equal(t, "/users/bad", lines[2]["path"].String())
+	assert.Equal(t, "slowlog: HTTP status 503", lines[2]["error"].String())
+	var se *StatusError
+	require.ErrorAs(t, error(&StatusError{Code: 503}), &se)
+
+	custom := Middleware(r, func(*http.Request) string { return "api" })(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	custom.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+	api, ok := r.Snapshot().Op("api")
+	require.True(t, ok)
+	assert.Equal(t, uint64(1), api.Total.Count)
+}
+
+func TestHandler(t *testing.T) {
+	t.Parallel()
+	r, clk, _ := newTestRecorder(t, Options{Threshold: 100 * time.Millisecond})
+	for i := range 10 {
+		call(clk, r.Op("fast"), time.Duration(i+1)*time.Millisecond, nil)
+		call(clk, r.Op("slow<script>"), time.Duration(i+1)*100*time.Millisecond, nil, slog.String("q", "<b>x</b>"))
+	}
+	srv := httptest.NewServer(r.Handler())
+	defer srv.Close()
+
+	res, err := http.Get(srv.URL + "?format=json")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	assert.Equal(t, "application/json", res.Header.Get("Content-Type"))
+	var doc struct {
+		Ops []struct {
+			Op     string `json:"op"`
+			Last1m struct {
+				Count uint64 `json:"count"`
+				P99   int64  `json:"p99_ns"`
+			} `json:"last_1m"`
+		} `json:"ops"`
+		Recent []struct {
+			ID    uint64         `json:"id"`
+			Op    string         `json:"op"`
+			Attrs map[string]any `json:"attrs"`
+		} `json:"recent"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&doc))
+	require.Len(t, doc.Ops, 2)
+	assert.Equal(t, "slow<script>", doc.Ops[0].Op, "slowest first")
+	assert.Equal(t, uint64(10), doc.Ops[0].Last1m.Count)
+	assert.Equal(t, int64(time.Second), doc.Ops[0].Last1m.P99)
+	require.Len(t, doc.Recent, 10, "calls at the threshold are slow")
+	assert.Equal(t, uint64(10), doc.Recent[0].ID)
+	assert.Equal(t, "<b>x</b>", doc.Recent[0].Attrs["q"])
+
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("Accept", "application/json")
+	res2, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res2.Body.Close()
+	assert.Equal(t, "application/json", res2.Header.Get("Content-Type"))
+
+	res3, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	defer res3.Body.Close()
+	assert.Equal(t, "text/html; charset=utf-8", res3.Header.Get("Content-Type"))
+	body, err := io.ReadAll(res3.Body)
+	require.NoError(t, err)
+	html := string(body)
+	assert.Contains(t, html, "slow&lt;script&gt;", "names are escaped")
+	assert.NotContains(t, html, "<script>")
+	assert.Contains(t, html, "q=&lt;b&gt;x&lt;/b&gt;")
+	assert.Less(t, strings.Index(html, "slow&lt;script&gt;"), strings.Index(html, ">fast<"), "slowest first")
+	assert.Contains(t, html, "1.000s")
+}
+
+func TestDo(t *testing.T) {
+	t.Parallel()
+	r, clk, cp := newTestRecorder(t, Options{Threshold: 10 * time.Millisecond})
+	op := r.Op("sql.getUser")
+	v, err := Do(context.Background(), op, func(context.Context) (int, error) {
+		clk.Advance(20 * time.Millisecond)
+		return 7, nil
+	}, slog.String("query", "SELECT 1"))
+	require.NoError(t, err)
+	assert.Equal(t, 7, v)
+	_, err = Do(context.Background(), op, func(context.Context) (int, error) { return 0, sql.ErrNoRows })
+	require.ErrorIs(t, err, sql.ErrNoRows)
+	err = Exec(context.Background(), op, func(context.Context) error { return errBoom })
+	require.ErrorIs(t, err, errBoom)
+	assert.Panics(t, func() {
+		_ = Exec(context.Background(), op, func(context.Context) error { panic("x") })
+	})
+	s := op.Stats()
+	assert.Equal(t, uint64(4), s.Total.Count)
+	assert.Equal(t, uint64(2), s.Total.Errors, "ErrNoRows is not an error; the panic is")
+	lines := cp.lines("slow operation")
+	require.Len(t, lines, 1)
+	assert.Equal(t, "SELECT 1", lines[0]["query"].String())
+	assert.True(t, errors.Is(ErrPanicked, ErrPanicked))
+}
+
+func TestRedisHook(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	cp := &capture{}
+	r, err := New(&Options{Threshold: time.Nanosecond, Logger: slog.New(cp), LogBurst: 1000})
+	require.NoError(t, err)
+	defer r.Close()
+	client.AddHook(NewRedisHook(r, ""))
+	ctx := context.Background()
+	key := srv.Key("k")
+	require.NoError(t, client.Set(ctx, key, strings.Repeat("v", 300), time.Minute).Err())
+	require.NoError(t, client.Get(ctx, key).Err())
+	require.ErrorIs(t, client.Get(ctx, srv.Key("missing")).Err(), redis.Nil)
+	require.Error(t, client.Do(ctx, "NOSUCHCOMMAND").Err())
+	cmds, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, srv.Key("n"))
+		p.Incr(ctx, srv.Key("n"))
+		p.Expire(ctx, srv.Key("n"), time.Minute)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, cmds, 3)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				assert.NoError(t, client.Incr(ctx, srv.Key("c")).Err())
+			}
+		})
+	}
+	wg.Wait()
+
+	snap := r.Snapshot()
+	get, ok := snap.Op("redis.get")
+	require.True(t, ok, "%+v", snap.Ops)
+	assert.Equal(t, uint64(2), get.Total.Count)
+	assert.Zero(t, get.Total.Errors, "redis.Nil is not an error")
+	bad, ok := snap.Op("redis.nosuchcommand")
+	require.True(t, ok)
+	assert.Equal(t, uint64(1), bad.Total.Errors)
+	pipe, ok := snap.Op("redis.pipeline")
+	require.True(t, ok)
+	assert.GreaterOrEqual(t, pipe.Total.Count, uint64(1), "connection set-up pipelines count too")
+	incr, ok := snap.Op("redis.incr")
+	require.True(t, ok)
+	assert.Equal(t, uint64(400), incr.Total.Count)
+	assert.Positive(t, incr.Total.P50)
+
+	var setLine, pipeLine map[string]slog.Value
+	for _, l := range cp.lines("slow operation") {
+		switch l["op"].String() {
+		case "redis.set":
+			setLine = l
+		case "redis.pipeline":
+			if strings.Contains(l["args"].String(), "incr") {
+				pipeLine = l
+			}
+		}
+	}
+	require.NotNil(t, setLine)
+	assert.Contains(t, setLine["args"].String(), "... (172 more bytes)", "values are capped as in SLOWLOG")
+	require.NotNil(t, pipeLine)
+	assert.Equal(t, int64(3), pipeLine["commands"].Int64())
+	assert.Contains(t, pipeLine["args"].String(), "incr "+srv.Key("n"))
+}
