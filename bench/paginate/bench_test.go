@@ -1,0 +1,228 @@
+package paginatebench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stout-go/stout/paginate"
+)
+
+// benchRows is the size of the benchmark table: STOUT_BENCH_ROWS, default
+// 20000 so that CI's -benchtime 1x run stays fast. The README's numbers
+// use 1000000.
+func benchRows(tb testing.TB) int {
+	s := os.Getenv("STOUT_BENCH_ROWS")
+	if s == "" {
+		return 20000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 100 {
+		tb.Fatalf("STOUT_BENCH_ROWS=%q: want a number >= 100", s)
+	}
+	return n
+}
+
+const benchPageSize = 20
+
+// benchTable returns a table of n posts with an index matching the sort,
+// building it with one generate_series INSERT unless a table of that size
+// already exists. It is kept between runs.
+func benchTable(tb testing.TB, conn *pgx.Conn, n int) string {
+	tb.Helper()
+	ctx := context.Background()
+	name := fmt.Sprintf("paginate_bench_%d", n)
+	// Serialize concurrent builders (parallel test binaries).
+	exec(tb, conn, "SELECT pg_advisory_lock(hashtext($1))", name)
+	defer exec(tb, conn, "SELECT pg_advisory_unlock(hashtext($1))", name)
+
+	var count int
+	err := conn.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&count)
+	if err == nil && count == n {
+		return name
+	}
+	start := time.Now()
+	exec(tb, conn, "DROP TABLE IF EXISTS "+name)
+	exec(tb, conn, `CREATE TABLE `+name+` (
+		id bigint PRIMARY KEY,
+		created_at timestamptz NOT NULL,
+		author_id int NOT NULL,
+		title text NOT NULL)`)
+	// Four rows share each timestamp, so the id tie-breaker matters.
+	exec(tb, conn, `INSERT INTO `+name+`
+		SELECT g, timestamptz '2020-01-01 00:00:00+00' + (g / 4) * interval '1 millisecond' + (g % 7) * interval '1 microsecond',
+		       g % 1000, md5(g::text)
+		FROM generate_series(1, $1::bigint) AS g`, n)
+	exec(tb, conn, "CREATE INDEX ON "+name+" (created_at DESC, id DESC)")
+	exec(tb, conn, "VACUUM ANALYZE "+name)
+	tb.Logf("built %s (%d rows) in %v", name, n, time.Since(start).Round(time.Millisecond))
+	return name
+}
+
+type post struct {
+	ID        int64
+	CreatedAt time.Time
+	AuthorID  int32
+	Title     string
+}
+
+const postCols = "id, created_at, author_id, title"
+
+var postSort = paginate.MustSort(paginate.Desc("created_at").Time(), paginate.Desc("id"))
+
+func postKey(p post) paginate.Key { return paginate.Key{p.CreatedAt, p.ID} }
+
+func queryPosts(tb testing.TB, conn *pgx.Conn, sql string, args ...any) []post {
+	rows, err := conn.Query(context.Background(), sql, args...)
+	if err != nil {
+		tb.Fatalf("%s: %v", sql, err)
+	}
+	var out []post
+	for rows.Next() {
+		var p post
+		if err := rows.Scan(&p.ID, &p.CreatedAt, &p.AuthorID, &p.Title); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// cursorAt returns the cursor of the page that starts at row depth (0-based)
+// of the sort, "" for depth 0.
+func cursorAt(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Paginator, depth int) string {
+	if depth == 0 {
+		return ""
+	}
+	prev := queryPosts(tb, conn, "SELECT "+postCols+" FROM "+table+" ORDER BY "+postSort.OrderBy(paginate.Postgres)+" OFFSET $1 LIMIT 1", depth-1)
+	req, err := p.Request(benchPageSize, "", nil, paginate.Binding{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := req.Cursor(postKey(prev[0]), paginate.Forward)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// keysetSQL returns the page query and arguments for cursor.
+func keysetSQL(tb testing.TB, table string, p *paginate.Paginator, cursor string) (*paginate.Request, string, []any) {
+	req, err := p.Request(benchPageSize, cursor, nil, paginate.Binding{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	where, args := req.Where(paginate.Postgres, 1)
+	return req, "SELECT " + postCols + " FROM " + table + " WHERE " + where +
+		" ORDER BY " + req.OrderBy(paginate.Postgres) + " LIMIT " + strconv.Itoa(req.Limit()), args
+}
+
+func offsetSQL(table string, depth int) string {
+	return "SELECT " + postCols + " FROM " + table + " ORDER BY " + postSort.OrderBy(paginate.Postgres) +
+		" OFFSET " + strconv.Itoa(depth) + " LIMIT " + strconv.Itoa(benchPageSize+1)
+}
+
+var depths = []int{0, 10_000, 100_000, 500_000}
+
+// BenchmarkPage measures one page of 20 rows at several depths, by keyset
+// (parse the cursor, query, build the page with its cursors) and by
+// OFFSET. Compare with: benchstat -col /impl.
+func BenchmarkPage(b *testing.B) {
+	conn := connect(b)
+	n := benchRows(b)
+	table := benchTable(b, conn, n)
+	p := newPaginator(b, postSort)
+	ctx := context.Background()
+	for _, depth := range depths {
+		b.Run("depth="+strconv.Itoa(depth), func(b *testing.B) {
+			if depth+benchPageSize > n {
+				b.Skipf("table has %d rows; set STOUT_BENCH_ROWS above %d", n, depth+benchPageSize)
+			}
+			cursor := cursorAt(b, conn, table, p, depth)
+			b.Run("impl=keyset", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					req, sql, args := keysetSQL(b, table, p, cursor)
+					page, err := paginate.NewPage(queryPosts(b, conn, sql, args...), req, postKey)
+					if err != nil || len(page.Items) != benchPageSize {
+						b.Fatalf("page of %d items: %v", len(page.Items), err)
+					}
+				}
+			})
+			b.Run("impl=offset", func(b *testing.B) {
+				b.ReportAllocs()
+				sql := offsetSQL(table, depth)
+				for b.Loop() {
+					if got := queryPosts(b, conn, sql); len(got) != benchPageSize+1 {
+						b.Fatalf("page of %d rows", len(got))
+					}
+				}
+			})
+			// Both must return the same page.
+			_, sql, args := keysetSQL(b, table, p, cursor)
+			ks, off := queryPosts(b, conn, sql, args...), queryPosts(b, conn, offsetSQL(table, depth))
+			for i := range benchPageSize {
+				if ks[i].ID != off[i].ID {
+					b.Fatalf("depth %d: keyset and OFFSET pages differ at row %d", depth, i)
+				}
+			}
+			_ = ctx
+		})
+	}
+}
+
+// TestExplainKeysetUsesIndex logs EXPLAIN (ANALYZE, BUFFERS) for the
+// deepest page the benchmark table allows, by keyset and by OFFSET, and
+// checks that the keyset query seeks the index (an Index Cond on the row
+// value) instead of reading and discarding rows.
+func TestExplainKeysetUsesIndex(t *testing.T) {
+	conn := connect(t)
+	n := benchRows(t)
+	table := benchTable(t, conn, n)
+	p := newPaginator(t, postSort)
+	depth := 0
+	for _, d := range depths {
+		if d+benchPageSize <= n {
+			depth = d
+		}
+	}
+	cursor := cursorAt(t, conn, table, p, depth)
+	_, sql, args := keysetSQL(t, table, p, cursor)
+	explain := func(sql string, args ...any) string {
+		rows, err := conn.Query(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+sql, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for rows.Next() {
+			var l string
+			if err := rows.Scan(&l); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, l)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(lines, "\n")
+	}
+	ks := explain(sql, args...)
+	off := explain(offsetSQL(table, depth))
+	t.Logf("keyset page at depth %d of %d rows:\n%s\n%s", depth, n, sql, ks)
+	t.Logf("OFFSET page at depth %d:\n%s", depth, off)
+	if !strings.Contains(ks, "Index Scan") || !strings.Contains(ks, "Index Cond: (ROW(created_at, id) < ROW(") {
+		t.Errorf("keyset plan does not seek the index:\n%s", ks)
+	}
+	if strings.Contains(ks, "Sort ") || strings.Contains(ks, "Seq Scan") {
+		t.Errorf("keyset plan sorts or scans the table:\n%s", ks)
+	}
+}
