@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
 	"sync"
@@ -38,6 +39,7 @@ type Cache[V any] struct {
 	cfg   config
 	l1    *otter.Cache[string, *entry[V]]
 	gen   atomic.Uint64 // namespace generation; InvalidateAll bumps it
+	l2    shared        // the level shared by instances; nil: process memory only
 	stats counters
 
 	seed   maphash.Seed
@@ -176,23 +178,33 @@ func (c *Cache[V]) serve(ctx context.Context, key string, e *entry[V], now int64
 // Set stores v as the fresh value of key. A load of key in flight is detached: its callers
 // get the value it loads, but that value is not cached over v.
 func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
+	e := c.newEntry(v, false, 0, c.now(), 0)
+	var err error
+	if c.l2 != nil {
+		rec, ttl, encErr := c.toRecord(e)
+		if encErr != nil {
+			return fmt.Errorf("cache: encode value of %q: %w", key, encErr)
+		}
+		err = c.l2.set(ctx, key, rec, ttl)
+	}
 	sh := c.shard(key)
 	sh.mu.Lock()
 	delete(sh.m, key)
-	c.l1.Set(key, c.newEntry(v, false, c.gen.Load(), c.now(), 0))
+	e.gen = c.gen.Load()
+	c.l1.Set(key, e)
 	sh.mu.Unlock()
-	return nil
+	return err
 }
 
 // Invalidate removes key. A load of key in flight is detached: its callers get the value it
 // loads, but that value is never cached, and the next Get of key loads afresh.
 func (c *Cache[V]) Invalidate(ctx context.Context, key string) error {
-	sh := c.shard(key)
-	sh.mu.Lock()
-	delete(sh.m, key)
-	c.l1.Invalidate(key)
-	sh.mu.Unlock()
-	return nil
+	var err error
+	if c.l2 != nil {
+		err = c.l2.invalidate(ctx, key)
+	}
+	c.invalidateLocal(key)
+	return err
 }
 
 // InvalidateAll removes every key, in O(1): it moves the cache to a new generation, and
@@ -200,8 +212,12 @@ func (c *Cache[V]) Invalidate(ctx context.Context, key string) error {
 // are detached as by [Cache.Invalidate]. Memory held by old entries is reclaimed as they
 // expire or are evicted.
 func (c *Cache[V]) InvalidateAll(ctx context.Context) error {
-	c.gen.Add(1)
-	return nil
+	var err error
+	if c.l2 != nil {
+		err = c.l2.invalidateAll(ctx)
+	}
+	c.invalidateAllLocal()
+	return err
 }
 
 // Stats returns a snapshot of the cache's counters.
@@ -210,8 +226,9 @@ func (c *Cache[V]) Stats() Stats { return c.stats.snapshot() }
 // Close ends the loads in flight (their contexts are cancelled) and waits for every
 // goroutine of the cache, background refreshes included. After Close, hits are still
 // served from memory, and calls that would need a load return [ErrClosed]. Close may be
-// called more than once; it always returns nil.
+// called more than once.
 func (c *Cache[V]) Close() error {
+	var err error
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		c.closed = true
@@ -219,8 +236,11 @@ func (c *Cache[V]) Close() error {
 		c.stopClosing()
 		c.l1.StopAllGoroutines()
 		c.wg.Wait()
+		if c.l2 != nil {
+			err = c.l2.close()
+		}
 	})
-	return nil
+	return err
 }
 
 // spawn runs fn on a goroutine of the cache, which Close waits for. It returns false after

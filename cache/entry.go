@@ -73,20 +73,26 @@ func (c *Cache[V]) newEntry(v V, neg bool, gen uint64, now, delta int64) *entry[
 		ttl -= int64(float64(ttl) * c.cfg.jitter * c.rand())
 	}
 	e.fresh = addSat(now, ttl)
+	c.setWindows(e)
+	return e
+}
+
+// setWindows sets the times that follow from e's soft expiry: the hard expiry (after the
+// stale bound) and the start of the XFetch window.
+func (c *Cache[V]) setWindows(e *entry[V]) {
 	e.stale, e.quick = e.fresh, e.fresh
-	if neg {
-		return e
+	if e.neg || e.fresh == noExpiry {
+		return
 	}
 	e.stale = addSat(e.fresh, c.cfg.stale)
-	if c.cfg.beta > 0 && delta > 0 {
-		w := float64(delta) * c.cfg.beta * xfetchSpan
-		if w >= float64(ttl) {
-			e.quick = now
+	if c.cfg.beta > 0 && e.delta > 0 {
+		w := float64(e.delta) * c.cfg.beta * xfetchSpan
+		if w >= float64(e.fresh-e.made) {
+			e.quick = e.made
 		} else {
 			e.quick = e.fresh - int64(w)
 		}
 	}
-	return e
 }
 
 // earlyRefresh is XFetch's decision for a fresh entry read at now:

@@ -140,6 +140,17 @@ func interrupted(r any) error {
 func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load Loader[V]) {
 	ctx, cancel := c.loadContext(parent)
 	defer cancel()
+	var fill filler
+	if c.l2 != nil {
+		l := c.l2.get(ctx, key)
+		if e := c.sharedHit(l); e != nil {
+			e.gen = f.gen
+			v, err := e.result()
+			c.finish(key, f, e, v, err)
+			return
+		}
+		fill = l.fill
+	}
 	var (
 		val      V
 		err      error
@@ -155,15 +166,16 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			c.stats.loadErrors.Add(1)
 		}
-		c.complete(key, f, val, err, c.now()-start)
+		e, stored := c.complete(key, f, val, err, c.now()-start)
+		c.writeBack(ctx, key, fill, e, stored)
 	}()
 	val, err = load(ctx, key)
 	returned = true
 }
 
 // complete records the result of f's load of key: builds the entry to cache, if any, and
-// finishes the flight.
-func (c *Cache[V]) complete(key string, f *flight[V], val V, err error, delta int64) {
+// finishes the flight. It returns the entry and whether it was stored.
+func (c *Cache[V]) complete(key string, f *flight[V], val V, err error, delta int64) (*entry[V], bool) {
 	var e *entry[V]
 	switch {
 	case err == nil:
@@ -181,22 +193,25 @@ func (c *Cache[V]) complete(key string, f *flight[V], val V, err error, delta in
 			c.cfg.logger.Warn("cache: background refresh failed", "namespace", c.cfg.ns, "key", key, "error", err)
 		}
 	}
-	c.finish(key, f, e, val, err)
+	return e, c.finish(key, f, e, val, err)
 }
 
 // finish stores e (if not nil) for key when f is still attached and current, detaches f,
 // and hands val and err to f's waiters: all under the shard lock that Invalidate and Set
-// take, so that no invalidation can fall between the check and the store.
-func (c *Cache[V]) finish(key string, f *flight[V], e *entry[V], val V, err error) {
+// take, so that no invalidation can fall between the check and the store. It reports
+// whether e was stored.
+func (c *Cache[V]) finish(key string, f *flight[V], e *entry[V], val V, err error) (stored bool) {
 	sh := c.shard(key)
 	sh.mu.Lock()
 	if sh.m[key] == f {
 		delete(sh.m, key)
 		if e != nil && f.gen == c.gen.Load() {
 			c.l1.Set(key, e)
+			stored = true
 		}
 	}
 	f.val, f.err = val, err
 	close(f.done)
 	sh.mu.Unlock()
+	return stored
 }

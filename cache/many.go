@@ -103,6 +103,26 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoader[
 func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V], load BatchLoader[V]) {
 	ctx, cancel := c.loadContext(parent)
 	defer cancel()
+	var fills []filler
+	if c.l2 != nil {
+		ls := c.l2.getMany(ctx, keys)
+		var missKeys []string
+		var missF []*flight[V]
+		for i, key := range keys {
+			if e := c.sharedHit(ls[i]); e != nil {
+				e.gen = fs[i].gen
+				v, err := e.result()
+				c.finish(key, fs[i], e, v, err)
+				continue
+			}
+			missKeys, missF = append(missKeys, key), append(missF, fs[i])
+			fills = append(fills, ls[i].fill)
+		}
+		keys, fs = missKeys, missF
+		if len(keys) == 0 {
+			return
+		}
+	}
 	var (
 		m        map[string]V
 		err      error
@@ -119,6 +139,9 @@ func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V
 			var zero V
 			for i, key := range keys {
 				c.complete(key, fs[i], zero, err, delta)
+				if fills != nil {
+					c.writeBack(ctx, key, fills[i], nil, false)
+				}
 			}
 			if !errors.Is(err, ErrNotFound) {
 				c.stats.loadErrors.Add(1) // one failed call
@@ -131,7 +154,10 @@ func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V
 			if !ok {
 				kerr = ErrNotFound
 			}
-			c.complete(key, fs[i], v, kerr, delta)
+			e, stored := c.complete(key, fs[i], v, kerr, delta)
+			if fills != nil {
+				c.writeBack(ctx, key, fills[i], e, stored)
+			}
 		}
 	}()
 	m, err = load(ctx, keys)

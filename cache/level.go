@@ -1,0 +1,150 @@
+package cache
+
+import (
+	"context"
+	"time"
+)
+
+// This file is the seam where a level shared by every instance of a service (Redis) slots
+// in below process memory (L1), without changing the public API. The Cache calls it:
+//
+//   - in a flight's goroutine, on an L1 miss, before the loader: [shared.get] (or
+//     [shared.getMany] for GetMany). A hit answers the flight without a load. A miss hands
+//     back a [filler], which holds what the level read before the load (the namespace
+//     version, a lease), so that the value is written under that version and only while
+//     nobody invalidated the key meanwhile;
+//   - after the load: [filler.put] with the encoded result (a value or a remembered
+//     ErrNotFound), or [filler.release] when the load failed or its flight was detached;
+//   - in Set, Invalidate and InvalidateAll, before the change in process memory, so that
+//     a flight that reads the level afterwards cannot bring the old value back into L1.
+//
+// Invalidations heard from other instances come back through [Cache.invalidateLocal]
+// and [Cache.invalidateAllLocal]. An error from the level is not fatal: a Get then
+// answers from the loader without writing (fail-open), and Set and the invalidations
+// return the error after changing process memory.
+
+// record is an entry as a shared level keeps it: the fields of its envelope, with the
+// value encoded by [Options.Codec]. Times are Unix nanoseconds on the cache's clock.
+type record struct {
+	gen        uint64 // namespace version the value was loaded under (set by the level)
+	negative   bool   // a remembered ErrNotFound; payload is empty
+	created    int64  // when the value was made
+	softExpiry int64  // when it stops being fresh; 0: never
+	delta      int64  // how long the load took (XFetch's recompute time)
+	payload    []byte
+}
+
+// lookup is the answer of a shared level for one key: a record, or a filler for a miss.
+type lookup struct {
+	rec  record
+	hit  bool
+	fill filler // nil: do not write (for example when the level failed)
+	err  error
+}
+
+// filler writes back the value of a key that missed in the shared level.
+type filler interface {
+	// put writes rec, to live for ttl (0: no expiry). stored is false when the write was
+	// fenced out: the key was invalidated or set after the miss.
+	put(ctx context.Context, rec record, ttl time.Duration) (stored bool, err error)
+	// release gives up the fill (and its lease) without writing.
+	release(ctx context.Context) error
+}
+
+// shared is a level below process memory, shared by every instance of a service.
+type shared interface {
+	get(ctx context.Context, key string) lookup
+	getMany(ctx context.Context, keys []string) []lookup
+	set(ctx context.Context, key string, rec record, ttl time.Duration) error
+	invalidate(ctx context.Context, key string) error
+	invalidateAll(ctx context.Context) error
+	close() error
+}
+
+// toRecord encodes an L1 entry for the shared level.
+func (c *Cache[V]) toRecord(e *entry[V]) (record, time.Duration, error) {
+	rec := record{gen: e.gen, negative: e.neg, created: e.made, delta: e.delta}
+	if e.fresh != noExpiry {
+		rec.softExpiry = e.fresh
+	}
+	var ttl time.Duration
+	if e.stale != noExpiry {
+		ttl = time.Duration(e.life())
+	}
+	if !e.neg {
+		b, err := c.cfg.codec.Marshal(e.value)
+		if err != nil {
+			return rec, 0, err
+		}
+		rec.payload = b
+	}
+	return rec, ttl, nil
+}
+
+// fromRecord decodes a record of the shared level into an L1 entry of generation gen.
+// ok is false for a record that cannot be decoded or is no longer fresh at now: both are
+// misses (the first is then overwritten by the fill).
+func (c *Cache[V]) fromRecord(rec record, gen uint64, now int64) (*entry[V], bool) {
+	fresh := int64(noExpiry)
+	if rec.softExpiry != 0 {
+		fresh = rec.softExpiry
+	}
+	if now >= fresh {
+		return nil, false
+	}
+	e := &entry[V]{neg: rec.negative, gen: gen, made: rec.created, delta: rec.delta, fresh: fresh}
+	if !rec.negative {
+		if err := c.cfg.codec.Unmarshal(rec.payload, &e.value); err != nil {
+			return nil, false
+		}
+	}
+	c.setWindows(e)
+	return e, true
+}
+
+// sharedHit is the L1 entry of a usable hit, else nil.
+func (c *Cache[V]) sharedHit(l lookup) *entry[V] {
+	if l.err != nil || !l.hit {
+		return nil
+	}
+	e, ok := c.fromRecord(l.rec, 0, c.now())
+	if !ok {
+		return nil
+	}
+	return e
+}
+
+// writeBack hands the entry a load produced (nil after a failed load) to fill, unless the
+// flight was detached.
+func (c *Cache[V]) writeBack(ctx context.Context, key string, fill filler, e *entry[V], attached bool) {
+	if fill == nil {
+		return
+	}
+	if e == nil || !attached {
+		if err := fill.release(ctx); err != nil {
+			c.cfg.logger.Debug("cache: release of shared fill failed", "namespace", c.cfg.ns, "key", key, "error", err)
+		}
+		return
+	}
+	rec, ttl, err := c.toRecord(e)
+	if err == nil {
+		_, err = fill.put(ctx, rec, ttl)
+	}
+	if err != nil {
+		c.cfg.logger.Warn("cache: write to shared level failed", "namespace", c.cfg.ns, "key", key, "error", err)
+	}
+}
+
+// invalidateLocal drops key from process memory and detaches its flight: what an
+// invalidation of key by another instance does here.
+func (c *Cache[V]) invalidateLocal(key string) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	delete(sh.m, key)
+	c.l1.Invalidate(key)
+	sh.mu.Unlock()
+}
+
+// invalidateAllLocal moves process memory to a new generation: what InvalidateAll by
+// another instance, or a lost subscription to invalidations, does here.
+func (c *Cache[V]) invalidateAllLocal() { c.gen.Add(1) }
