@@ -17,9 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stout-go/stout/cache"
 	"github.com/stout-go/stout/paginate"
 	"github.com/stout-go/stout/slowlog"
-	"golang.org/x/sync/errgroup"
 )
 
 // config is everything main's flags decide.
@@ -41,6 +41,9 @@ type config struct {
 	// clients need the same key; nil means a random key per process.
 	CursorKey []byte
 
+	// CacheTTL is how long a cached part stays fresh. Default 1 minute.
+	CacheTTL time.Duration
+
 	// SlowThreshold is the duration from which a route or repository call
 	// is logged as slow. Default 100ms.
 	SlowThreshold time.Duration
@@ -61,6 +64,9 @@ func (c *config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.CacheTTL == 0 {
+		c.CacheTTL = time.Minute
 	}
 	if c.SlowThreshold == 0 {
 		c.SlowThreshold = 100 * time.Millisecond
@@ -94,6 +100,12 @@ type server struct {
 	slow  *slowlog.Recorder   // timings of every route and repository call
 	pages *paginate.Paginator // GET /users
 
+	// cache-aside, one cache per part of the composite resource
+	users    *cache.Cache[User]
+	profiles *cache.Cache[Profile]
+	prefs    *cache.Cache[Preferences]
+	activity *cache.Cache[[]Activity]
+
 	partsAsked  atomic.Int64 // parts of composite resources requested
 	callsNeeded atomic.Int64 // repository calls those parts cost without a cache
 
@@ -120,6 +132,9 @@ func newServer(cfg config) (*server, error) {
 	}
 	s.closers = append(s.closers, s.slow.Close)
 	s.repo = newRepo(newDataset(cfg.Users, cfg.Seed), cfg.Latency, cfg.ScanCost, s.slow)
+	if err := s.newCaches(); err != nil {
+		return nil, err
+	}
 
 	key := cfg.CursorKey
 	if key == nil {
@@ -234,7 +249,7 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.As(err, &ae):
 	case errors.As(err, &pe):
 		ae = &apiError{Status: http.StatusBadRequest, Message: pe.Error(), Code: pe.Code(), Param: pe.Param}
-	case errors.Is(err, errNoUser):
+	case errors.Is(err, errNoUser), errors.Is(err, cache.ErrNotFound):
 		ae = &apiError{Status: http.StatusNotFound, Message: "no such user"}
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this. 499 as nginx logs it, so
@@ -312,59 +327,12 @@ func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	v, err := s.load(r.Context(), id, want|partUser)
+	v, err := s.load(r.Context(), id, want|partUser, true)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
-}
-
-// load fetches the wanted parts of a user concurrently.
-func (s *server) load(ctx context.Context, id int64, want parts) (*userView, error) {
-	var v userView
-	g, ctx := errgroup.WithContext(ctx)
-	for _, p := range []parts{partUser, partProfile, partPreferences, partActivity} {
-		if want&p == 0 {
-			continue
-		}
-		s.partsAsked.Add(1)
-		s.callsNeeded.Add(1)
-		if p == partActivity {
-			s.callsNeeded.Add(1) // the old path costs two calls
-		}
-		g.Go(func() error {
-			var err error
-			switch p {
-			case partUser:
-				v.User, err = s.repo.User(ctx, id)
-			case partProfile:
-				var pr Profile
-				pr, err = s.repo.Profile(ctx, id)
-				v.Profile = &pr
-			case partPreferences:
-				var pr Preferences
-				pr, err = s.repo.Preferences(ctx, id)
-				v.Preferences = &pr
-			case partActivity:
-				v.RecentActivity, err = s.activity(ctx, id)
-			}
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
-
-// activity is the old recent-activity path: two queries.
-func (s *server) activity(ctx context.Context, id int64) ([]Activity, error) {
-	n, err := s.repo.ActivityIDs(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return s.repo.ActivityByIDs(ctx, id, n)
 }
 
 // getUserNaive is GET /users/{id} as it is often first written: every part
@@ -376,7 +344,7 @@ func (s *server) getUserNaive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	v, err := s.load(r.Context(), id, partUser|partProfile|partPreferences|partActivity)
+	v, err := s.load(r.Context(), id, partUser|partProfile|partPreferences|partActivity, false)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -479,8 +447,15 @@ func (s *server) putUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	u, _, err := s.repo.Update(r.Context(), id, p, s.cfg.Now())
+	u, changed, err := s.repo.Update(r.Context(), id, p, s.cfg.Now())
 	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := s.invalidate(r.Context(), id, changed); err != nil {
+		// The write is committed but a cache may still hold the old value
+		// until its TTL: say so rather than pretend.
+		s.cfg.Logger.Error("invalidate after write", "user", id, "err", err)
 		writeError(w, err)
 		return
 	}
@@ -569,6 +544,8 @@ type debugStats struct {
 	Users      int            `json:"users"`
 	Repository repoStats      `json:"repository"`
 	Composite  compositeStats `json:"composite"`
+	// Cache holds the counters of each part's cache.
+	Cache map[string]cacheStats `json:"cache"`
 }
 
 // compositeStats counts the parts of GET /users/{id} and /naive/users/{id}.
@@ -594,6 +571,7 @@ func (s *server) stats() debugStats {
 	for _, op := range compositeOps {
 		st.Composite.CallsMade += calls[op]
 	}
+	st.Cache = s.cacheStats()
 	return st
 }
 

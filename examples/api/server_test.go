@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -412,4 +413,80 @@ func TestDebugSlow(t *testing.T) {
 	assert.Equal(t, uint64(1), counts["http GET /users"])
 	assert.Equal(t, uint64(1), counts["db.users.list"])
 	assert.GreaterOrEqual(t, counts["db.profiles.get"], uint64(1))
+}
+
+func TestCacheAside(t *testing.T) {
+	s, ts := newTestServer(t, config{Latency: time.Millisecond})
+	calls := func(op string) int64 {
+		m, _ := s.repo.Calls()
+		return m[op]
+	}
+
+	t.Run("a second read is served from the caches", func(t *testing.T) {
+		const path = "/users/11?include=profile,preferences,recent-activity"
+		first := call(t, ts, "GET", path, "")
+		require.Equal(t, http.StatusOK, first.status)
+		before, _ := s.repo.Calls()
+		second := call(t, ts, "GET", path, "")
+		require.Equal(t, http.StatusOK, second.status)
+		after, _ := s.repo.Calls()
+		assert.Equal(t, before, after, "no repository call")
+		assert.JSONEq(t, string(first.body), string(second.body))
+		st := s.cacheStats()
+		for _, ns := range []string{"user", "profile", "preferences", "activity"} {
+			assert.GreaterOrEqual(t, st[ns].Hits, uint64(1), ns)
+		}
+	})
+
+	t.Run("only the parts asked for are loaded", func(t *testing.T) {
+		before, _ := s.repo.Calls()
+		require.Equal(t, http.StatusOK, call(t, ts, "GET", "/users/12", "").status)
+		after, _ := s.repo.Calls()
+		assert.Equal(t, before["users.get"]+1, after["users.get"])
+		for _, op := range []string{"profiles.get", "preferences.get", "activity.ids", "activity.feed"} {
+			assert.Equal(t, before[op], after[op], "%s not called for a core-only request", op)
+		}
+	})
+
+	t.Run("a write invalidates what it changed", func(t *testing.T) {
+		const path = "/users/13?include=profile,preferences"
+		require.Equal(t, http.StatusOK, call(t, ts, "GET", path, "").status)
+		prefsBefore := calls("preferences.get")
+		a := call(t, ts, "PUT", "/users/13", `{"name":"Edsger W. Dijkstra","profile":{"bio":"GOTO considered harmful"}}`)
+		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		a = call(t, ts, "GET", path, "")
+		var v userView
+		a.json(t, &v)
+		assert.Equal(t, "Edsger W. Dijkstra", v.Name)
+		assert.Equal(t, "GOTO considered harmful", v.Profile.Bio)
+		assert.Equal(t, prefsBefore, calls("preferences.get"), "preferences were not written: still cached")
+	})
+
+	t.Run("unknown users are remembered", func(t *testing.T) {
+		before := calls("users.get")
+		for range 3 {
+			assert.Equal(t, http.StatusNotFound, call(t, ts, "GET", "/users/3000", "").status)
+		}
+		assert.Equal(t, before+1, calls("users.get"))
+	})
+
+	t.Run("concurrent misses of one user load it once", func(t *testing.T) {
+		before := calls("users.get")
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				assert.Equal(t, http.StatusOK, call(t, ts, "GET", "/users/14", "").status)
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, before+1, calls("users.get"))
+	})
+
+	t.Run("the naive endpoint bypasses the caches", func(t *testing.T) {
+		before := calls("users.get")
+		for range 3 {
+			require.Equal(t, http.StatusOK, call(t, ts, "GET", "/naive/users/11", "").status)
+		}
+		assert.Equal(t, before+3, calls("users.get"))
+	})
 }
