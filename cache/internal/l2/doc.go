@@ -1,4 +1,4 @@
-// Package l2 is the Redis level of package cache: a byte-level store shared by
+// Package l2 provides the Redis level of package cache: a byte-level store shared by
 // every instance of a service. It knows nothing about Go types; package cache
 // encodes values with its Codec, wraps them in an [Entry] and hands them here.
 //

@@ -1,0 +1,116 @@
+package l2
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults of [Options].
+const (
+	DefaultPrefix           = "stout"
+	DefaultVersionStaleness = 250 * time.Millisecond
+	DefaultBudget           = 250 * time.Millisecond
+	DefaultLeaseTTL         = 5 * time.Second
+	DefaultLeaseWait        = 2 * time.Second
+)
+
+// ErrInvalidOptions is wrapped by the error [New] returns for bad [Options].
+var ErrInvalidOptions = errors.New("l2: invalid options")
+
+// ErrUnavailable is returned, without calling Redis, while the circuit breaker
+// is open after repeated Redis failures.
+var ErrUnavailable = errors.New("l2: redis unavailable (circuit open)")
+
+// Options configure a [Store]. Zero fields take the defaults named in their
+// comments; for durations -1 (any negative value) means off where allowed.
+type Options struct {
+	// Client is the Redis client. Required. For the time budget to bound a call
+	// on a server that stops answering (rather than refusing connections), create
+	// it with ContextTimeoutEnabled (or Read/WriteTimeout no longer than Budget).
+	Client Client
+
+	// Prefix starts every Redis key and channel name. Default [DefaultPrefix].
+	Prefix string
+	// Namespace separates caches sharing a Redis. Neither Prefix nor Namespace may
+	// contain whitespace or hash-tag braces.
+	Namespace string
+
+	// VersionStaleness bounds how long a locally held namespace version is used
+	// without reading it from Redis again. Bumps by other instances normally arrive
+	// sooner over pub/sub; the bound covers lost messages. A Get finding the version
+	// older than half the bound starts a background re-read; older than the bound,
+	// the Get reads version and value in one pipeline. Default
+	// [DefaultVersionStaleness]; -1 reads the version with every call (strict).
+	VersionStaleness time.Duration
+
+	// Budget bounds each Redis round trip of a call. Default [DefaultBudget].
+	Budget time.Duration
+
+	// LeaseTTL is how long a fill lease lives if its holder never writes or
+	// releases it (a crashed process). Default [DefaultLeaseTTL]; -1 turns leases
+	// off: misses are filled with plain writes, unfenced against [Store.Invalidate].
+	LeaseTTL time.Duration
+	// LeaseWait bounds how long a Get waits for another holder's fill before it
+	// gives up; the caller then loads without writing. Default [DefaultLeaseWait].
+	LeaseWait time.Duration
+
+	// CompressAt is the payload size from which payloads are flate-compressed.
+	// Default 0: never.
+	CompressAt int
+
+	// BreakerFailures is the number of consecutive Redis failures that open the
+	// circuit breaker. Default 5.
+	BreakerFailures int
+	// BreakerProbeInterval is how often a PING probes Redis while the breaker is
+	// open. Default 500ms.
+	BreakerProbeInterval time.Duration
+
+	// OnInvalidate, if set, is called with a key another instance invalidated or
+	// set (heard over pub/sub). It runs on the subscriber goroutine.
+	OnInvalidate func(key string)
+	// OnInvalidateAll, if set, is called when another instance bumped the
+	// namespace version.
+	OnInvalidateAll func(version uint64)
+	// OnResubscribe, if set, is called after the invalidation subscription was
+	// lost (or could not be made) and is back: invalidations may have been missed
+	// meanwhile, so values held in process memory should be dropped.
+	OnResubscribe func()
+	// OnBreaker, if set, is called with true when the breaker opens and false when
+	// it closes.
+	OnBreaker func(open bool)
+
+	// Now is the clock for envelope times and version staleness. Default time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Client == nil {
+		return o, fmt.Errorf("%w: Client is nil", ErrInvalidOptions)
+	}
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	for name, v := range map[string]string{"Prefix": o.Prefix, "Namespace": o.Namespace} {
+		if strings.ContainsAny(v, " \t\r\n{}") {
+			return o, fmt.Errorf("%w: %s %q contains whitespace or braces", ErrInvalidOptions, name, v)
+		}
+	}
+	if o.VersionStaleness == 0 {
+		o.VersionStaleness = DefaultVersionStaleness
+	}
+	if o.Budget <= 0 {
+		o.Budget = DefaultBudget
+	}
+	if o.LeaseTTL == 0 {
+		o.LeaseTTL = DefaultLeaseTTL
+	}
+	if o.LeaseWait <= 0 {
+		o.LeaseWait = DefaultLeaseWait
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}
