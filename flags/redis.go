@@ -88,6 +88,7 @@ func (s *redisSource) Watch(ctx context.Context, u Updater) {
 		defer cancel()
 		v, err := s.client.HGet(cctx, s.key, "version").Int64()
 		if errors.Is(err, redis.Nil) {
+			version = -1 // the key is gone: whatever comes next is new
 			u.Unavailable(fmt.Errorf("flags: redis key %q: %w", s.key, ErrNoDocument))
 			return
 		}
@@ -139,15 +140,19 @@ func (s *redisSource) Watch(ctx context.Context, u Updater) {
 }
 
 // publishScript bumps the version, stores the document and announces the
-// new version, atomically.
+// new version, atomically. The version is the larger of the previous one
+// plus one and the Redis clock in milliseconds, so that it keeps increasing
+// even when Redis lost the key (a restart without persistence).
 var publishScript = redis.NewScript(`
 local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= cur then
   return redis.error_reply('STOUTVERSION ' .. cur)
 end
-local v = cur + 1
-redis.call('HSET', KEYS[1], 'version', v, 'doc', ARGV[1])
-redis.call('PUBLISH', ARGV[3], v)
+local t = redis.call('TIME')
+local v = math.max(cur + 1, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local vs = string.format('%d', v)
+redis.call('HSET', KEYS[1], 'version', vs, 'doc', ARGV[1])
+redis.call('PUBLISH', ARGV[3], vs)
 return v
 `)
 
@@ -157,7 +162,9 @@ var ErrVersionConflict = errors.New("flags: version conflict")
 
 // PublishRedis validates doc and stores it at key as the next version,
 // atomically (one Lua script: version bump, store, announcement on
-// [RedisChannel](key)), returning the new version. An invalid document is
+// [RedisChannel](key)), returning the new version. Versions increase
+// strictly and are at least the Redis clock in milliseconds, so they keep
+// increasing across a loss of the key. An invalid document is
 // rejected with its [*ValidationError] and Redis is not touched. When
 // ifVersion is >= 0 the document is stored only if the current version is
 // ifVersion (0 when there is none), else [ErrVersionConflict] is returned:
