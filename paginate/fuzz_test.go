@@ -113,10 +113,12 @@ func corpusFile(s string) string {
 // FuzzParseQuery feeds arbitrary query strings to the request parser.
 func FuzzParseQuery(f *testing.F) {
 	p := fuzzPaginator(f)
-	reject, err := New(Options{Sort: p.o.Sort, Codec: p.o.Codec, RejectOverMax: true, TTL: -1})
+	reject, err := New(Options{Sort: p.o.Sort, Codec: p.o.Codec, RejectOverMax: true, TTL: -1,
+		AfterParam: "after", BeforeParam: "before", FilterParams: []string{"q"}})
 	require.NoError(f, err)
 	for _, s := range []string{"", "limit=5", "limit=-1", "limit=1e3", "limit=99999999999999999999999", "cursor=abc&limit=2",
-		"limit=1&limit=2", "cursor=&limit=", "limit=%00", "cursor=" + validCursors(f, p)[1] + "&limit=3"} {
+		"limit=1&limit=2", "cursor=&limit=", "limit=%00", "cursor=" + validCursors(f, p)[1] + "&limit=3",
+		"before=" + validCursors(f, p)[2], "after=" + validCursors(f, p)[2] + "&q=x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {

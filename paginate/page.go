@@ -38,7 +38,7 @@ type Page[T any] struct {
 	// (pg_class.reltuples) and document it as such.
 	Total *int64 `json:"total,omitempty"`
 
-	cursorParam string
+	params *Options // paging parameter names; nil for a decoded page
 }
 
 // NewPage builds the page from the rows fetched with the request's Where,
@@ -67,7 +67,7 @@ func buildPage[T any](items []T, req *Request, key func(T) Key, before, after bo
 	if items == nil {
 		items = []T{}
 	}
-	p := Page[T]{Items: items, cursorParam: req.p.o.CursorParam}
+	p := Page[T]{Items: items, params: &req.p.o}
 	s := req.p.o.Sort
 	if len(items) == 0 {
 		// Nothing to take a key from: continue from the request's boundary,
@@ -152,20 +152,30 @@ func Slice[T any](items []T, req *Request, key func(T) Key) (Page[T], error) {
 
 // NextURL returns u with the cursor parameter set to the next cursor and
 // every other query parameter kept, or "" when there is no next page.
-func (p Page[T]) NextURL(u *url.URL) string { return p.link(u, p.NextCursor) }
+func (p Page[T]) NextURL(u *url.URL) string { return p.link(u, p.NextCursor, true) }
 
 // PrevURL is like [Page.NextURL] for the previous page.
-func (p Page[T]) PrevURL(u *url.URL) string { return p.link(u, p.PrevCursor) }
+func (p Page[T]) PrevURL(u *url.URL) string { return p.link(u, p.PrevCursor, false) }
 
-func (p Page[T]) link(u *url.URL, cursor string) string {
+func (p Page[T]) link(u *url.URL, cursor string, next bool) string {
 	if cursor == "" {
 		return ""
 	}
-	name := p.cursorParam
-	if name == "" {
-		name = "cursor"
-	}
 	q := u.Query()
+	name := "cursor"
+	if o := p.params; o != nil {
+		name = o.CursorParam
+		q.Del(o.AfterParam)
+		q.Del(o.BeforeParam)
+		switch {
+		case next && o.AfterParam != "":
+			q.Del(name)
+			name = o.AfterParam
+		case !next && o.BeforeParam != "":
+			q.Del(name)
+			name = o.BeforeParam
+		}
+	}
 	q.Set(name, cursor)
 	v := url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: q.Encode()}
 	if u.IsAbs() {

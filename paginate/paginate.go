@@ -32,6 +32,13 @@ type Options struct {
 	LimitParam string
 	// CursorParam is the query parameter holding the cursor. Default "cursor".
 	CursorParam string
+	// AfterParam and BeforeParam, when set, name two more parameters that
+	// hold cursors, for APIs shaped like Stripe's starting_after and
+	// ending_before or JSON:API's page[after] and page[before]. A cursor
+	// under AfterParam must read forward and one under BeforeParam backward,
+	// and a request may carry only one cursor parameter. Page links then use
+	// AfterParam for rel="next" and BeforeParam for rel="prev". Default unset.
+	AfterParam, BeforeParam string
 
 	// FilterParams names the query parameters that select which rows are in
 	// the list (for example "status", "q"). Their values are fingerprinted
@@ -91,12 +98,20 @@ func New(o Options) (*Paginator, error) {
 	if o.CursorParam == "" {
 		o.CursorParam = "cursor"
 	}
-	if o.LimitParam == o.CursorParam {
-		return nil, fmt.Errorf("paginate: LimitParam and CursorParam are both %q", o.LimitParam)
+	paging := []string{o.LimitParam, o.CursorParam}
+	for _, extra := range []string{o.AfterParam, o.BeforeParam} {
+		if extra != "" {
+			paging = append(paging, extra)
+		}
+	}
+	for i, a := range paging {
+		if slices.Contains(paging[i+1:], a) {
+			return nil, fmt.Errorf("paginate: two paging parameters are both named %q", a)
+		}
 	}
 	o.FilterParams = slices.Clone(o.FilterParams)
 	for _, f := range o.FilterParams {
-		if f == o.LimitParam || f == o.CursorParam {
+		if slices.Contains(paging, f) {
 			return nil, fmt.Errorf("paginate: FilterParams contains the paging parameter %q", f)
 		}
 	}
@@ -173,17 +188,42 @@ func (p *Paginator) ParseValues(q url.Values, b Binding) (*Request, error) {
 	}
 	req := p.newRequest(q, b)
 	req.Size = size
-	cur := q[p.o.CursorParam]
-	if len(cur) > 1 {
-		return nil, p.paramErr(cursorErr(ErrCursorMalformed, "given %d times", len(cur)))
+	param, token, err := p.cursorParam(q)
+	if err != nil || token == "" {
+		return req, err
 	}
-	if len(cur) == 0 || cur[0] == "" {
-		return req, nil
+	if err := req.open(token); err != nil {
+		return nil, p.paramErr(err, param)
 	}
-	if err := req.open(cur[0]); err != nil {
-		return nil, p.paramErr(err)
+	if param == p.o.AfterParam && req.dir != Forward || param == p.o.BeforeParam && req.dir != Backward {
+		return nil, p.paramErr(cursorErr(ErrCursorMismatch, "this cursor reads the other way; send it as %s", p.otherParam(param)), param)
 	}
 	return req, nil
+}
+
+// cursorParam finds the one cursor parameter in q.
+func (p *Paginator) cursorParam(q url.Values) (name, token string, err error) {
+	for _, n := range []string{p.o.CursorParam, p.o.AfterParam, p.o.BeforeParam} {
+		vals := q[n]
+		if n == "" || len(vals) == 0 || len(vals) == 1 && vals[0] == "" {
+			continue
+		}
+		if len(vals) > 1 {
+			return "", "", p.paramErr(cursorErr(ErrCursorMalformed, "given %d times", len(vals)), n)
+		}
+		if name != "" {
+			return "", "", p.paramErr(cursorErr(ErrCursorMalformed, "both %s and %s given; send one", name, n), n)
+		}
+		name, token = n, vals[0]
+	}
+	return name, token, nil
+}
+
+func (p *Paginator) otherParam(name string) string {
+	if name == p.o.AfterParam {
+		return p.o.BeforeParam
+	}
+	return p.o.AfterParam
 }
 
 // Request returns a request for a page of the given size (the default when
@@ -199,16 +239,16 @@ func (p *Paginator) Request(size int, cursor string, filter url.Values, b Bindin
 	req.Size = size
 	if cursor != "" {
 		if err := req.open(cursor); err != nil {
-			return nil, p.paramErr(err)
+			return nil, p.paramErr(err, p.o.CursorParam)
 		}
 	}
 	return req, nil
 }
 
-func (p *Paginator) paramErr(err error) error {
+func (p *Paginator) paramErr(err error, param string) error {
 	var re *RequestError
 	if errors.As(err, &re) {
-		re.Param = p.o.CursorParam
+		re.Param = param
 	}
 	return err
 }

@@ -29,7 +29,7 @@ func TestNewValidation(t *testing.T) {
 		{"default over max", Options{Sort: idSort, Codec: c, DefaultLimit: 50, MaxLimit: 10}, "DefaultLimit"},
 		{"negative", Options{Sort: idSort, Codec: c, DefaultLimit: -1}, "DefaultLimit"},
 		{"huge max", Options{Sort: idSort, Codec: c, MaxLimit: 1 << 31}, "too large"},
-		{"same params", Options{Sort: idSort, Codec: c, LimitParam: "x", CursorParam: "x"}, "both"},
+		{"same params", Options{Sort: idSort, Codec: c, LimitParam: "x", CursorParam: "x"}, "both named"},
 		{"filter is cursor", Options{Sort: idSort, Codec: c, FilterParams: []string{"cursor"}}, "paging parameter"},
 		{"bad ttl", Options{Sort: idSort, Codec: c, TTL: -2}, "negative"},
 	}
@@ -290,4 +290,57 @@ func TestWriteError(t *testing.T) {
 	assert.False(t, WriteError(rec, errors.New("db down")))
 	assert.Equal(t, 0, rec.Body.Len())
 	assert.False(t, WriteError(rec, nil))
+}
+
+func TestAfterBeforeParams(t *testing.T) {
+	t.Parallel()
+	p := testPaginator(t, idSort, func(o *Options) { o.AfterParam = "starting_after"; o.BeforeParam = "ending_before" })
+	items := []int64{1, 2, 3, 4, 5, 6, 7}
+	key := func(i int64) Key { return Key{i} }
+	page := func(raw string) (Page[int64], error) {
+		r := httptest.NewRequest("GET", "/items?"+raw, nil)
+		req, err := p.Parse(r, Binding{})
+		if err != nil {
+			return Page[int64]{}, err
+		}
+		return Slice(items, req, key)
+	}
+	first, err := page("limit=3")
+	require.NoError(t, err)
+	u, _ := url.Parse("/items?limit=3&cursor=old")
+	next := first.NextURL(u)
+	require.Regexp(t, `^/items\?limit=3&starting_after=[A-Za-z0-9_-]+$`, next, "the next link uses AfterParam and drops the other cursor parameters")
+	second, err := page(next[len("/items?"):])
+	require.NoError(t, err)
+	assert.Equal(t, []int64{4, 5, 6}, second.Items)
+	prev := second.PrevURL(u)
+	require.Regexp(t, `^/items\?ending_before=[A-Za-z0-9_-]+&limit=3$`, prev)
+	back, err := page(prev[len("/items?"):])
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1, 2, 3}, back.Items)
+
+	fwd := url.QueryEscape(second.NextCursor)
+	bwd := url.QueryEscape(second.PrevCursor)
+	for _, tc := range []struct{ q, msg string }{
+		{"ending_before=" + fwd, "send it as starting_after"},
+		{"starting_after=" + bwd, "send it as ending_before"},
+		{"starting_after=" + fwd + "&cursor=" + fwd, "both cursor and starting_after"},
+		{"ending_before=" + bwd + "&ending_before=" + bwd, "given 2 times"},
+	} {
+		_, err := page(tc.q)
+		require.Error(t, err, tc.q)
+		assert.ErrorIs(t, err, ErrInvalidCursor)
+		assert.Contains(t, err.Error(), tc.msg)
+	}
+	// The plain cursor parameter still takes cursors of either direction.
+	got, err := page("cursor=" + bwd)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1, 2, 3}, got.Items)
+
+	_, err = New(Options{Sort: idSort, Codec: p.o.Codec, AfterParam: "after", BeforeParam: "after"})
+	assert.ErrorContains(t, err, `both named "after"`)
+	_, err = New(Options{Sort: idSort, Codec: p.o.Codec, AfterParam: "limit"})
+	assert.ErrorContains(t, err, `both named "limit"`)
+	_, err = New(Options{Sort: idSort, Codec: p.o.Codec, BeforeParam: "b", FilterParams: []string{"b"}})
+	assert.ErrorContains(t, err, "paging parameter")
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -390,7 +391,37 @@ func deref(x any) any {
 			}
 			x = dv
 		default:
-			return x
+			return derefReflect(x)
+		}
+	}
+	return x
+}
+
+// derefReflect handles named types (type UserID int64) and other pointers.
+func derefReflect(x any) any {
+	v := reflect.ValueOf(x)
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return v.Uint()
+	case reflect.String:
+		return v.String()
+	case reflect.Array:
+		if v.Len() == 16 && v.Type().Elem().Kind() == reflect.Uint8 {
+			var u [16]byte
+			reflect.Copy(reflect.ValueOf(&u).Elem(), v)
+			return u
+		}
+	case reflect.Struct:
+		if t, ok := v.Interface().(time.Time); ok {
+			return t
 		}
 	}
 	return x

@@ -142,6 +142,18 @@ func TestNormalizeValues(t *testing.T) {
 		assert.Contains(t, err.Error(), tc.msg)
 	}
 
+	type userID int64
+	type label string
+	type myUUID [16]byte
+	uid := userID(3)
+	named := MustSort(Asc("n").Text(), Asc("u").UUID(), Asc("id"))
+	vs, err = named.normalize(Key{label("x"), myUUID{1}, &uid})
+	require.NoError(t, err, "named types are accepted by kind")
+	assert.Equal(t, []value{{s: "x"}, {u: [16]byte{1}}, {i: 3}}, vs)
+	var nilID *userID
+	_, err = MustSort(Asc("n").Nullable(NullsLast), Asc("id")).normalize(Key{nilID, uint16(1)})
+	require.NoError(t, err, "a nil pointer of a named type is NULL")
+
 	us := MustSort(Asc("id").UUID())
 	for _, k := range []any{"0191E7C4-0000-7000-8000-00000000000A", [16]byte{1}, make([]byte, 16)} {
 		_, err := us.normalize(Key{k})
