@@ -20,9 +20,9 @@ type Lookup struct {
 
 // GetMany reads keys in one pipeline: one MGET on a single server, one MGET per
 // hash slot on a Cluster (per hash tag on a Ring), so never a CROSSSLOT error.
-// With leases on, the misses' leases are taken in one more pipeline; a key whose
-// lease another caller holds gets a Fill that writes nothing (GetMany does not
-// wait). The answer is in the order of keys.
+// A value past its soft expiry is a miss. With leases on, the misses' leases are
+// taken in one more pipeline; a key whose lease another caller holds gets a Fill
+// that writes nothing (GetMany does not wait). The answer is in the order of keys.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([]Lookup, error) {
 	out := make([]Lookup, len(keys))
 	if len(keys) == 0 {
@@ -85,7 +85,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([]Lookup, error) {
 	var missed []int
 	for i, raw := range raws {
 		if raw != nil {
-			if e, ok := s.decode(raw, ver); ok {
+			if e, ok := s.decode(raw, ver); ok && s.fresh(e) {
 				out[i] = Lookup{Entry: e, Hit: true}
 				s.st.hits.Add(1)
 				continue
@@ -94,25 +94,40 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([]Lookup, error) {
 		s.st.misses.Add(1)
 		out[i].Fill = Fill{key: dks[i], ver: ver, write: true}
 		if s.o.LeaseTTL >= 0 {
-			if raw == nil {
+			if raw == nil || !isLease(raw) {
 				missed = append(missed, i)
 			} else {
-				out[i].Fill.write = false // a lease or corrupt bytes: leave them be
+				out[i].Fill.write = false // another caller's lease: leave it be
 			}
 		}
 	}
 	if len(missed) == 0 {
 		return out, nil
 	}
+	// Take the misses' leases: SET NX for a missing key, a compare-and-set over
+	// corrupt or expired bytes.
 	pipe = s.c.Pipeline()
-	setnx := make([]*redis.BoolCmd, len(missed))
+	lcmds := make([]redis.Cmder, len(missed))
 	for j, i := range missed {
 		out[i].Fill.lease = leaseValue(s.token())
-		setnx[j] = pipe.SetNX(cctx, dks[i], out[i].Fill.lease, s.o.LeaseTTL)
+		if raws[i] == nil {
+			lcmds[j] = pipe.SetNX(cctx, dks[i], out[i].Fill.lease, s.o.LeaseTTL)
+		} else {
+			lcmds[j] = casScript.Eval(cctx, pipe, []string{dks[i]}, raws[i], out[i].Fill.lease, s.o.LeaseTTL.Milliseconds())
+		}
 	}
 	_, _ = pipe.Exec(cctx)
 	for j, i := range missed {
-		ok, err := setnx[j].Result()
+		var ok bool
+		var err error
+		switch c := lcmds[j].(type) {
+		case *redis.BoolCmd:
+			ok, err = c.Result()
+		case *redis.Cmd:
+			var n int64
+			n, err = c.Int64()
+			ok = n == 1
+		}
 		if err != nil {
 			return nil, s.fail(ctx, err)
 		}

@@ -69,7 +69,7 @@ func (s *Store) Get(ctx context.Context, key string) (Entry, bool, Fill, error) 
 	}
 	dk := s.ks.data(ver, key)
 	if raw != nil {
-		if e, ok := s.decode(raw, ver); ok {
+		if e, ok := s.decode(raw, ver); ok && s.fresh(e) {
 			s.st.hits.Add(1)
 			return e, true, Fill{}, nil
 		}
@@ -142,6 +142,13 @@ func (s *Store) decode(raw []byte, ver uint64) (Entry, bool) {
 	return e, true
 }
 
+// fresh reports whether e is before its soft expiry. A value past it is a miss
+// whose fill replaces it (the Redis key lives on to the hard expiry only so that
+// the fill can take its place).
+func (s *Store) fresh(e Entry) bool {
+	return e.SoftExpiry == 0 || s.now() < e.SoftExpiry
+}
+
 // lease takes the lease of data key dk after a miss that found raw (nil, a lease
 // or corrupt bytes), or waits for its holder.
 func (s *Store) lease(ctx context.Context, dk string, ver uint64, raw []byte) (Entry, bool, Fill, error) {
@@ -178,7 +185,7 @@ func (s *Store) lease(ctx context.Context, dk string, ver uint64, raw []byte) (E
 			continue
 		}
 		if raw != nil {
-			if e, ok := s.decode(raw, ver); ok {
+			if e, ok := s.decode(raw, ver); ok && s.fresh(e) {
 				s.st.leaseWaitHits.Add(1)
 				return e, true, Fill{}, nil
 			}
@@ -190,8 +197,8 @@ func (s *Store) lease(ctx context.Context, dk string, ver uint64, raw []byte) (E
 	}
 }
 
-// tryLease tries to take the lease of dk, which held raw (nil or corrupt bytes;
-// a lease is left alone).
+// tryLease tries to take the lease of dk, which held raw (nil, or corrupt or
+// expired bytes; a lease is left alone).
 func (s *Store) tryLease(ctx context.Context, dk string, ver uint64, raw []byte) (Fill, bool, error) {
 	if raw != nil && isLease(raw) {
 		return Fill{}, false, nil
@@ -204,7 +211,8 @@ func (s *Store) tryLease(ctx context.Context, dk string, ver uint64, raw []byte)
 	if raw == nil {
 		ok, err = s.c.SetNX(cctx, dk, f.lease, s.o.LeaseTTL).Result()
 	} else {
-		// Corrupt bytes: replace them with our lease, unless someone else did first.
+		// Corrupt or expired bytes: replace them with our lease, unless someone
+		// else did first.
 		var n int64
 		n, err = casScript.Run(cctx, s.c, []string{dk}, raw, f.lease, s.o.LeaseTTL.Milliseconds()).Int64()
 		ok = n == 1

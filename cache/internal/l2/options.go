@@ -73,10 +73,11 @@ type Options struct {
 	// OnInvalidateAll, if set, is called when another instance bumped the
 	// namespace version.
 	OnInvalidateAll func(version uint64)
-	// OnResubscribe, if set, is called after the invalidation subscription was
-	// lost (or could not be made) and is back: invalidations may have been missed
-	// meanwhile, so values held in process memory should be dropped.
-	OnResubscribe func()
+	// OnSubscription, if set, is called with false when the invalidation
+	// subscription is lost (or cannot be made at start) and with true when it is
+	// back. Invalidations by other instances may be missed in between, so values
+	// held in process memory should be dropped on both edges.
+	OnSubscription func(up bool)
 	// OnBreaker, if set, is called with true when the breaker opens and false when
 	// it closes.
 	OnBreaker func(open bool)

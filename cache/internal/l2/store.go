@@ -286,6 +286,12 @@ func (s *Store) subscriber() {
 					continue
 				}
 			}
+			if subscribed || !missed {
+				s.st.subscriptionLost.Add(1)
+				if s.o.OnSubscription != nil {
+					s.o.OnSubscription(false)
+				}
+			}
 			subscribed, missed = false, true
 			select {
 			case <-s.ctx.Done():
@@ -306,8 +312,8 @@ func (s *Store) subscriber() {
 				missed = false
 				s.st.resubscribes.Add(1)
 				s.staleVersion()
-				if s.o.OnResubscribe != nil {
-					s.o.OnResubscribe()
+				if s.o.OnSubscription != nil {
+					s.o.OnSubscription(true)
 				}
 			}
 		case *redis.Message:

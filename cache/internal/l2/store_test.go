@@ -76,7 +76,7 @@ func waitSubscribed(t *testing.T, s *Store, n int64) {
 }
 
 func entry(payload string) Entry {
-	return Entry{Created: 1, SoftExpiry: 2, Delta: 3, Payload: []byte(payload)}
+	return Entry{Created: 1, Delta: 3, Payload: []byte(payload)}
 }
 
 // backends runs f against a standalone server and a 3-node Cluster.
@@ -367,6 +367,35 @@ func TestStore(t *testing.T) {
 			assert.Equal(t, uint64(3), s.Stats().Corrupt)
 		})
 
+		t.Run("a value past its soft expiry is a miss that gets replaced", func(t *testing.T) {
+			clock := newFakeClock()
+			s := newStore(t, newClient(), prefix+"o:", Options{Now: clock.Now})
+			ready(t, s)
+			soon := clock.Now().Add(time.Second).UnixNano()
+			require.NoError(t, s.Set(ctx, "k", Entry{SoftExpiry: soon, Payload: []byte("old")}, time.Minute))
+			require.NoError(t, s.Set(ctx, "m", Entry{SoftExpiry: soon, Payload: []byte("old")}, time.Minute))
+			_, hit, _, err := s.Get(ctx, "k")
+			require.NoError(t, err)
+			require.True(t, hit)
+			clock.Advance(time.Second)
+			_, hit, f, err := s.Get(ctx, "k")
+			require.NoError(t, err)
+			require.False(t, hit)
+			require.True(t, f.Leased(), "the fill's lease replaces the expired value")
+			ok, err := s.Put(ctx, f, entry("new"), time.Minute)
+			require.NoError(t, err)
+			require.True(t, ok)
+			ls, err := s.GetMany(ctx, []string{"k", "m"})
+			require.NoError(t, err)
+			require.True(t, ls[0].Hit)
+			assert.Equal(t, "new", string(ls[0].Entry.Payload))
+			require.False(t, ls[1].Hit)
+			require.True(t, ls[1].Fill.Leased())
+			stored, err := s.PutMany(ctx, []Put{{Fill: ls[1].Fill, Entry: entry("new"), TTL: time.Minute}})
+			require.NoError(t, err)
+			assert.Equal(t, []bool{true}, stored)
+		})
+
 		t.Run("leases off: plain fill", func(t *testing.T) {
 			s := newStore(t, newClient(), prefix+"l:", Options{LeaseTTL: -1})
 			ready(t, s)
@@ -525,20 +554,28 @@ func TestOutage(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	ctx := context.Background()
-	var resub sync.WaitGroup
-	resub.Add(1)
-	var once sync.Once
+	var lost, back sync.WaitGroup
+	lost.Add(1)
+	back.Add(1)
+	var onceLost, onceBack sync.Once
 	budget := 100 * time.Millisecond
 	s := newStore(t, c, srv.Prefix, Options{
 		Budget:               budget,
 		BreakerFailures:      3,
 		BreakerProbeInterval: 20 * time.Millisecond,
-		OnResubscribe:        func() { once.Do(resub.Done) },
+		OnSubscription: func(up bool) {
+			if up {
+				onceBack.Do(back.Done)
+			} else {
+				onceLost.Do(lost.Done)
+			}
+		},
 	})
 	ready(t, s)
 	require.NoError(t, s.Set(ctx, "k", entry("v"), time.Minute))
 
 	srv.Stop(t)
+	lost.Wait() // the lost subscription is reported at once: the cache drops memory
 	for i := range 10 {
 		start := time.Now()
 		_, _, _, err := s.Get(ctx, "k")
@@ -563,8 +600,9 @@ func TestOutage(t *testing.T) {
 
 	srv.Restart(t)
 	require.Eventually(t, func() bool { return !s.Stats().BreakerOpen }, 10*time.Second, 5*time.Millisecond)
-	resub.Wait() // the subscription came back and told the cache to drop memory
+	back.Wait() // the subscription came back and told the cache to drop memory again
 	assert.Equal(t, uint64(1), s.Stats().Resubscribes)
+	assert.Equal(t, uint64(1), s.Stats().SubscriptionLost)
 	_, hit, f, err := s.Get(ctx, "k")
 	require.NoError(t, err)
 	assert.False(t, hit, "the restarted server lost its data")
@@ -588,7 +626,11 @@ func TestNewWhileRedisDown(t *testing.T) {
 	s := newStore(t, c, srv.Prefix, Options{
 		Budget:               50 * time.Millisecond,
 		BreakerProbeInterval: 20 * time.Millisecond,
-		OnResubscribe:        func() { once.Do(func() { close(resubscribed) }) },
+		OnSubscription: func(up bool) {
+			if up {
+				once.Do(func() { close(resubscribed) })
+			}
+		},
 	})
 	ctx := context.Background()
 	_, _, _, err := s.Get(ctx, "k")
