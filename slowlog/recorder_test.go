@@ -439,3 +439,23 @@ func TestOptions(t *testing.T) {
 	assert.Same(t, op, r.Op("after-close"))
 	assert.Equal(t, "after-close", op.Name())
 }
+
+func TestFastPathDoesNotAllocate(t *testing.T) {
+	r, err := New(&Options{Threshold: time.Hour, Watchdog: time.Hour})
+	require.NoError(t, err)
+	defer r.Close()
+	op := r.Op("alloc")
+	v := NewVar(Thresholds{Hard: time.Hour})
+	opV, err := New(&Options{Thresholds: func(string) Thresholder { return v }})
+	require.NoError(t, err)
+	defer opV.Close()
+	ov := opV.Op("v")
+	ctx := context.Background()
+	for range 100 { // allocate the chunks first
+		op.Start(ctx).End(nil)
+		ov.Start(ctx).End(nil)
+	}
+	assert.Zero(t, testing.AllocsPerRun(1000, func() { op.Start(ctx).End(nil) }))
+	assert.Zero(t, testing.AllocsPerRun(1000, func() { op.Start(ctx).End(errBoom, slog.Int("n", 1)) }), "attrs are copied only for slow calls")
+	assert.Zero(t, testing.AllocsPerRun(1000, func() { ov.Start(ctx).End(nil) }))
+}
