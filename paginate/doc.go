@@ -50,7 +50,10 @@
 // the boundary value and the NULL placement (never COALESCE, which defeats
 // indexes). [Request.OrderBy] writes the matching ORDER BY, reversed for a
 // [Backward] page; fetch [Request.Limit] rows (one more than the page size)
-// and [NewPage] knows whether another page follows without counting.
+// and [NewPage] knows whether another page follows without counting. The
+// cursor pointing back the way the client came is given whenever the request
+// came from a cursor; [Request.WhereBehind] and [Page.SetBehind] make it
+// exact with one EXISTS probe.
 //
 // # Cursors
 //

@@ -202,3 +202,19 @@ func (p Page[T]) WriteLinkHeader(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Link", strings.Join(links, ", "))
 	}
 }
+
+// SetBehind records whether rows exist behind the request's boundary (see
+// [Request.WhereBehind]): when exists is false it clears the cursor pointing
+// back — PrevCursor for a [Forward] request, NextCursor and HasMore for a
+// [Backward] one.
+func (p *Page[T]) SetBehind(req *Request, exists bool) {
+	if exists {
+		return
+	}
+	if req.dir == Forward {
+		p.PrevCursor = ""
+		return
+	}
+	p.NextCursor = ""
+	p.HasMore = false
+}

@@ -248,3 +248,27 @@ func (w *whereBuilder) build(inclusive bool) string {
 	}
 	return lead + " AND (" + or + ")"
 }
+
+// WhereBehind returns the condition for the rows on the other side of the
+// boundary — those a cursor pointing back the way the client came would
+// read — and its arguments, numbered like [Request.Where]. On a boundless
+// request it is "1 = 0": nothing is behind the start (or the end) of the
+// list.
+//
+// Page cursors in the direction of travel are exact; the one pointing back
+// is given whenever the request came from a cursor. To make it exact as
+// well, at the cost of one more (index-only) probe, run
+//
+//	SELECT EXISTS (SELECT 1 FROM t WHERE <filters> AND <WhereBehind>)
+//
+// and pass the answer to [Page.SetBehind].
+func (r *Request) WhereBehind(d Dialect, first int) (string, []any) {
+	if r.bound == nil {
+		return "1 = 0", nil
+	}
+	w := whereBuilder{d: d, cols: r.p.o.Sort.cols, vals: r.bound, reverse: r.dir == Forward, next: first}
+	if first < 1 {
+		w.next = 1
+	}
+	return w.build(!r.inclusive), w.args
+}

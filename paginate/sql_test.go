@@ -134,3 +134,37 @@ func TestSQLNeverContainsValues(t *testing.T) {
 		}
 	}
 }
+
+func TestWhereBehind(t *testing.T) {
+	t.Parallel()
+	p := testPaginator(t, MustSort(Desc("score"), Asc("id")), nil)
+	vs, err := p.o.Sort.normalize(Key{10, 7})
+	require.NoError(t, err)
+	cases := []struct {
+		dir  Direction
+		incl bool
+		want string
+	}{
+		{Forward, false, "score >= $1 AND ((score > $1) OR (score = $1 AND id <= $2))"},
+		{Forward, true, "score >= $1 AND ((score > $1) OR (score = $1 AND id < $2))"},
+		{Backward, false, "score <= $1 AND ((score < $1) OR (score = $1 AND id >= $2))"},
+	}
+	for _, tc := range cases {
+		r := &Request{p: p, Size: 3, bound: vs, dir: tc.dir, inclusive: tc.incl}
+		w, args := r.WhereBehind(Postgres, 1)
+		assert.Equal(t, tc.want, w)
+		assert.Equal(t, []any{int64(10), int64(7)}, args)
+	}
+	w, args := (&Request{p: p, Size: 3}).WhereBehind(Postgres, 1)
+	assert.Equal(t, "1 = 0", w)
+	assert.Empty(t, args)
+
+	fwd := Page[int]{PrevCursor: "p", NextCursor: "n", HasMore: true}
+	fwd.SetBehind(&Request{dir: Forward}, true)
+	assert.Equal(t, "p", fwd.PrevCursor)
+	fwd.SetBehind(&Request{dir: Forward}, false)
+	assert.Equal(t, Page[int]{NextCursor: "n", HasMore: true}, fwd)
+	bwd := Page[int]{PrevCursor: "p", NextCursor: "n", HasMore: true}
+	bwd.SetBehind(&Request{dir: Backward}, false)
+	assert.Equal(t, Page[int]{PrevCursor: "p"}, bwd)
+}

@@ -210,6 +210,14 @@ func newPaginator(tb testing.TB, s *paginate.Sort) *paginate.Paginator {
 // fetch runs the page query for cursor and returns the page.
 func fetch(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Paginator, sc sortCase, size int, cursor string) paginate.Page[row] {
 	tb.Helper()
+	page, _ := fetchProbe(tb, conn, table, p, sc, size, cursor)
+	return page
+}
+
+// fetchProbe is fetch that also runs the WhereBehind probe and reports
+// whether rows exist behind the boundary.
+func fetchProbe(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Paginator, sc sortCase, size int, cursor string) (paginate.Page[row], bool) {
+	tb.Helper()
 	req, err := p.Request(size, cursor, nil, paginate.Binding{})
 	if err != nil {
 		tb.Fatalf("cursor rejected: %v", err)
@@ -228,7 +236,18 @@ func fetch(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Paginator, s
 	if len(page.Items) > size {
 		tb.Fatalf("page of %d items for size %d", len(page.Items), size)
 	}
-	return page
+	return page, behind(tb, conn, table, req)
+}
+
+// behind runs the EXISTS probe for rows behind req's boundary.
+func behind(tb testing.TB, conn *pgx.Conn, table string, req *paginate.Request) bool {
+	tb.Helper()
+	where, args := req.WhereBehind(paginate.Postgres, 1)
+	var exists bool
+	if err := conn.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM "+table+" WHERE "+where+")", args...).Scan(&exists); err != nil {
+		tb.Fatalf("%s: %v", where, err)
+	}
+	return exists
 }
 
 func ids(rows []row) []int64 {
@@ -252,7 +271,10 @@ func walkForward(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Pagina
 		if i > 0 && between != nil {
 			between()
 		}
-		page := fetch(tb, conn, table, p, sc, size, cursor)
+		page, hasBehind := fetchProbe(tb, conn, table, p, sc, size, cursor)
+		if hasBehind != (i > 0) {
+			tb.Errorf("page %d: WhereBehind probe says rows behind = %v", i, hasBehind)
+		}
 		got = append(got, page.Items...)
 		if page.NextCursor == "" {
 			return got
@@ -274,7 +296,10 @@ func walkBackward(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Pagin
 		if i > 100000 {
 			tb.Fatal("backward walk does not end")
 		}
-		page := fetch(tb, conn, table, p, sc, size, cursor)
+		page, hasBehind := fetchProbe(tb, conn, table, p, sc, size, cursor)
+		if hasBehind != (i > 0) {
+			tb.Errorf("page %d from the end: WhereBehind probe says rows behind = %v", i, hasBehind)
+		}
 		got = append(append([]row(nil), page.Items...), got...)
 		if page.PrevCursor == "" {
 			return got
