@@ -58,6 +58,9 @@ type Codec struct {
 	// whole holds compiled encoders of whole values, by type and addressability;
 	// bounded by the number of types in the program, not by client input.
 	whole map[wholeKey]*encoder
+	// dynamic holds the complete entries of whole for non-addressable values,
+	// read without the lock by encoders of interface values.
+	dynamic sync.Map // reflect.Type → *encoder
 
 	plans *otter.Cache[planKey, *plan]
 }

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -43,8 +44,9 @@ type planKey struct {
 
 // plan is a compiled (type, mask) encoder.
 type plan struct {
-	key planKey
-	enc *encoder
+	key      planKey
+	enc      *encoder
+	sizeHint atomic.Int64 // length of the last output of Marshal
 }
 
 type memoPlan struct {
@@ -56,7 +58,11 @@ type memoPlan struct {
 // [All] and types without policies the bytes are those of [json.Marshal]. Pass a
 // pointer: a non-pointer v is copied once to be addressable.
 func (c *Codec) Marshal(v any, m Mask) ([]byte, error) {
-	return c.AppendMarshal(nil, v, m)
+	b, err := c.appendMarshal(nil, v, m, true)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // AppendMarshal appends the JSON encoding of v under m to dst and returns the
@@ -67,6 +73,12 @@ func (c *Codec) Marshal(v any, m Mask) ([]byte, error) {
 // run the plan, which walks the value with precomputed offsets and writes only the
 // selected fields. Plans live in a cache bounded by [Options.CacheSize].
 func (c *Codec) AppendMarshal(dst []byte, v any, m Mask) ([]byte, error) {
+	return c.appendMarshal(dst, v, m, false)
+}
+
+// appendMarshal is AppendMarshal; with alloc, dst is nil and is allocated once
+// with the size of the plan's previous output.
+func (c *Codec) appendMarshal(dst []byte, v any, m Mask, alloc bool) ([]byte, error) {
 	rv := reflect.ValueOf(v)
 	if !rv.IsValid() {
 		return append(dst, "null"...), nil
@@ -88,6 +100,14 @@ func (c *Codec) AppendMarshal(dst []byte, v any, m Mask) ([]byte, error) {
 	pl, err := c.planFor(t, addr, m)
 	if err != nil {
 		return dst, err
+	}
+	if alloc {
+		dst = make([]byte, 0, pl.sizeHint.Load()+16)
+		b, err := pl.enc.fn(dst, p, 0)
+		if err == nil {
+			pl.sizeHint.Store(min(int64(len(b)), 1<<20))
+		}
+		return b, err
 	}
 	return pl.enc.fn(dst, p, 0)
 }
@@ -213,6 +233,17 @@ func (cp *compiler) whole(t reflect.Type, addr bool) (*encoder, error) {
 func (cp *compiler) build(t reflect.Type, n *node, addr bool) (encFn, error) {
 	if t == timeType {
 		return timeEnc, nil
+	}
+	if t.Kind() == reflect.Pointer && t.Elem() == timeType {
+		// What encoding/json does through the method set of *time.Time, without
+		// the allocation of MarshalJSON.
+		return func(b []byte, p unsafe.Pointer, depth int) ([]byte, error) {
+			q := *(*unsafe.Pointer)(p)
+			if q == nil {
+				return append(b, "null"...), nil
+			}
+			return timeEnc(b, q, depth)
+		}, nil
 	}
 	if t.Kind() != reflect.Pointer && addr && reflect.PointerTo(t).Implements(marshalerType) {
 		return marshalerEnc(reflect.PointerTo(t), true), nil
@@ -534,10 +565,17 @@ func (c *Codec) interfaceEnc(t reflect.Type) encFn {
 
 // wholeEncoder returns the encoder of whole, non-addressable values of t.
 func (c *Codec) wholeEncoder(t reflect.Type) (*encoder, error) {
+	if e, ok := c.dynamic.Load(t); ok {
+		return e.(*encoder), nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cp := &compiler{c: c, memo: map[compileKey]*encoder{}}
-	return cp.whole(t, false)
+	e, err := cp.whole(t, false)
+	if err == nil {
+		c.dynamic.Store(t, e)
+	}
+	return e, err
 }
 
 type mapEntry struct {

@@ -174,6 +174,7 @@ type user struct {
 	Profile   *profile         `json:"profile,omitempty"`
 	Posts     []post           `json:"posts"`
 	Labels    map[string]label `json:"labels,omitempty"`
+	Seen      *time.Time       `json:"seen,omitempty"`
 	Password  string           `json:"password" fieldmask:"hidden"`
 	SSN       string           `json:"ssn" fieldmask:"optin=pii"`
 	Activity  []string         `json:"recent_activity" fieldmask:"optin"`
@@ -294,7 +295,8 @@ func TestAppendMarshalAllocs(t *testing.T) {
 	c := MustNew(nil)
 	u := sampleUser()
 	u.Labels = nil // maps allocate (sorting keys), as in encoding/json
-	m := MustParse("id,name,created_at,profile{avatar},posts.title")
+	u.Seen = &u.CreatedAt
+	m := MustParse("id,name,created_at,seen,profile{avatar},posts.title")
 	buf := make([]byte, 0, 1024)
 	var err error
 	buf, err = c.AppendMarshal(buf[:0], u, m)

@@ -23,8 +23,10 @@ type RequestOptions struct {
 	FieldsParam string
 	// IncludeParam names the query parameter with the includes: paths in the same
 	// grammar, added to the fields (or to the default mask). Its usual use is to
-	// ask for opt-in fields that hold related data. Default "include"; "-"
-	// disables it.
+	// ask for opt-in fields that hold related data. Where the fields already
+	// select inside an included field, that narrower selection stands:
+	// fields=id,profile{avatar}&include=profile gives id,profile.avatar.
+	// Default "include"; "-" disables it.
 	IncludeParam string
 }
 
@@ -124,7 +126,7 @@ func FromRequest(r *http.Request, o *RequestOptions) (Mask, error) {
 	if include.IsEmpty() {
 		return fields, nil
 	}
-	m := fields.Union(include)
+	m := fields.withIncludes(include)
 	if validated {
 		// Both halves passed; this binds the union to the type.
 		return o.Codec.Validate(o.Type, m, &ValidateOptions{Lenient: true, Allow: o.Validate.Allow})

@@ -28,6 +28,9 @@ func TestFromRequest(t *testing.T) {
 		{"include=members", "id,members,plan,settings"}, // default plus include
 		{"fields=id&include=api_key,members{name}", "api_key,id,members.name"},
 		{"fields=*&include=owner.api_key", "*,owner{*,api_key}"},
+		{"fields=id,members{name}&include=members", "id,members.name"},        // fields narrow includes
+		{"fields=id,owner{id}&include=owner.api_key", "id,owner{api_key,id}"}, // and deeper
+		{"fields=id&include=members,members", "id,members"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {

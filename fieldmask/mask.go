@@ -363,3 +363,37 @@ func intersect(a, b *node) *node {
 	}
 	return out
 }
+
+// withIncludes adds the paths of inc to m, except that where m already selects
+// inside a field that inc selects wholly, m's narrower selection stands: fields
+// narrow what includes bring in ("fields=profile{avatar}&include=profile" gives
+// profile.avatar). The result is unbound.
+func (m Mask) withIncludes(inc Mask) Mask {
+	switch {
+	case inc.r == nil:
+		return m.unbound()
+	case m.r == nil:
+		return inc.unbound()
+	}
+	return newMask(normalize(include(m.r.n, inc.r.n)))
+}
+
+func include(base, inc *node) *node {
+	out := base.clone()
+	out.star = base.star || inc.star
+	for name, ik := range inc.kids {
+		bk := base.kids[name]
+		switch {
+		case bk == nil:
+			if out.kids == nil {
+				out.kids = make(map[string]*node)
+			}
+			out.kids[name] = ik.clone()
+		case ik.leaf():
+			// base's selection inside the field stands.
+		default:
+			out.kids[name] = include(bk, ik)
+		}
+	}
+	return out
+}
