@@ -75,28 +75,37 @@ func buildPage[T any](items []T, req *Request, key func(T) Key, before, after bo
 		if req.bound == nil {
 			return p, nil // an empty list
 		}
+		var err error
 		if after {
-			p.NextCursor = req.seal(req.bound, Forward, req.dir == Backward && !req.inclusive)
+			if p.NextCursor, err = req.seal(req.bound, Forward, req.dir == Backward && !req.inclusive); err != nil {
+				return Page[T]{}, err
+			}
 		}
 		if before {
-			p.PrevCursor = req.seal(req.bound, Backward, req.dir == Forward && !req.inclusive)
+			if p.PrevCursor, err = req.seal(req.bound, Backward, req.dir == Forward && !req.inclusive); err != nil {
+				return Page[T]{}, err
+			}
 		}
 		p.HasMore = p.NextCursor != ""
 		return p, nil
 	}
 	if after {
 		vs, err := s.normalize(key(items[len(items)-1]))
+		if err == nil {
+			p.NextCursor, err = req.seal(vs, Forward, false)
+		}
 		if err != nil {
 			return Page[T]{}, fmt.Errorf("paginate: NewPage: %w", err)
 		}
-		p.NextCursor = req.seal(vs, Forward, false)
 	}
 	if before {
 		vs, err := s.normalize(key(items[0]))
+		if err == nil {
+			p.PrevCursor, err = req.seal(vs, Backward, false)
+		}
 		if err != nil {
 			return Page[T]{}, fmt.Errorf("paginate: NewPage: %w", err)
 		}
-		p.PrevCursor = req.seal(vs, Backward, false)
 	}
 	p.HasMore = p.NextCursor != ""
 	return p, nil
@@ -110,8 +119,9 @@ func buildPage[T any](items []T, req *Request, key func(T) Key, before, after bo
 func Slice[T any](items []T, req *Request, key func(T) Key) (Page[T], error) {
 	s := req.p.o.Sort
 	var kerr error
+	scratch := make([]value, len(s.cols))
 	keyOf := func(i int) []value {
-		vs, err := s.normalize(key(items[i]))
+		vs, err := s.normalizeInto(scratch, key(items[i]))
 		if err != nil && kerr == nil {
 			kerr = err
 		}

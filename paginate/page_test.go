@@ -409,3 +409,19 @@ func TestPageJSONAndLinks(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"items":[],"next_cursor":"","prev_cursor":"","has_more":false}`, string(body))
 }
+
+func TestOversizedCursor(t *testing.T) {
+	t.Parallel()
+	p := testPaginator(t, MustSort(Asc("title").Text(), Asc("id")), nil)
+	req, err := p.Request(1, "", nil, Binding{})
+	require.NoError(t, err)
+	long := string(make([]byte, 3100))
+	_, err = req.Cursor(Key{long, 1}, Forward)
+	assert.ErrorContains(t, err, "too large for a cursor")
+	_, err = NewPage([]Key{{long, 1}, {long, 2}}, req, func(k Key) Key { return k })
+	assert.ErrorContains(t, err, "too large for a cursor")
+	c, err := req.Cursor(Key{long[:2900], 1}, Forward)
+	require.NoError(t, err, "a cursor just under the limit is issued")
+	_, err = p.Request(1, c, nil, Binding{})
+	assert.NoError(t, err, "and accepted")
+}

@@ -341,7 +341,7 @@ const (
 
 // seal returns the cursor for reading dir from boundary vs (nil: from the
 // end of the list in that direction).
-func (r *Request) seal(vs []value, dir Direction, inclusive bool) string {
+func (r *Request) seal(vs []value, dir Direction, inclusive bool) (string, error) {
 	o := &r.p.o
 	var flags byte
 	if dir == Backward {
@@ -372,7 +372,11 @@ func (r *Request) seal(vs []value, dir Direction, inclusive bool) string {
 	if vs != nil {
 		buf = o.Sort.appendValues(buf, vs)
 	}
-	return o.Codec.Seal(buf)
+	tok := o.Codec.Seal(buf)
+	if len(tok) > maxCursorLen {
+		return "", fmt.Errorf("paginate: cursor of %d characters exceeds the %d accepted; sort values (long text?) are too large for a cursor", len(tok), maxCursorLen)
+	}
+	return tok, nil
 }
 
 // open fills r from a sealed cursor.
@@ -445,9 +449,12 @@ func (r *Request) Cursor(k Key, dir Direction) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return r.seal(vs, dir, false), nil
+	return r.seal(vs, dir, false)
 }
 
 // LastPageCursor returns a cursor for the last page of the list under the
 // request's filter and binding: it reads backward from the end.
-func (r *Request) LastPageCursor() string { return r.seal(nil, Backward, false) }
+func (r *Request) LastPageCursor() string {
+	tok, _ := r.seal(nil, Backward, false) // no values: always short
+	return tok
+}

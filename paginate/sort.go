@@ -24,7 +24,9 @@ const (
 	Int Type = iota + 1
 	// Text is a string column (text, varchar, char). Key values are strings.
 	// In-memory pagination ([Slice]) orders them by bytes ([strings.Compare]);
-	// SQL pagination orders them by the column's collation.
+	// SQL pagination orders them by the column's collation. Cursors are
+	// limited to 4096 characters, so a text sort value can hold about 2.9 KB;
+	// a longer one makes NewPage return an error.
 	Text
 	// Time is a timestamp column. Key values are [time.Time], truncated to the
 	// column's precision and converted to UTC before they are sealed.
@@ -254,10 +256,15 @@ type value struct {
 // normalize converts k to values, checking count, types and nullability, and
 // truncating times to their column's precision.
 func (s *Sort) normalize(k Key) ([]value, error) {
+	return s.normalizeInto(make([]value, len(s.cols)), k)
+}
+
+// normalizeInto is normalize writing into out, which has len(s.cols)
+// elements.
+func (s *Sort) normalizeInto(out []value, k Key) ([]value, error) {
 	if len(k) != len(s.cols) {
 		return nil, fmt.Errorf("paginate: key has %d values, sort %q has %d columns", len(k), s.desc, len(s.cols))
 	}
-	out := make([]value, len(k))
 	for i, c := range s.cols {
 		v, err := c.normalize(k[i])
 		if err != nil {
