@@ -43,6 +43,8 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.ScanCost, "scan-cost", 500*time.Nanosecond, "extra time per row an OFFSET query skips")
 	fs.StringVar(&cfg.RedisAddr, "redis", "", "Redis address (host:port): cache, rate limits and flags move to Redis")
 	cluster := fs.String("redis-cluster", "", "comma-separated Redis Cluster node addresses, instead of -redis")
+	fs.StringVar(&cfg.FlagsFile, "flags", "", "flag document file, reloaded when it changes (default: the embedded examples/api/flags.json; with -redis the document lives in Redis)")
+	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", time.Minute, "how long a cached part of a user stays fresh")
 	cursorKey := fs.String("cursor-key", "", "hex-encoded 32-byte key sealing list cursors; give every instance the same one (default: random per process)")
 	fs.DurationVar(&cfg.SlowThreshold, "slow", 100*time.Millisecond, "log routes and repository calls at least this slow")
 	fs.BoolVar(&cfg.TrustLoopbackProxy, "trust-loopback-proxy", false, "take the client address from X-Forwarded-For when the peer is on loopback (for examples/loadgen)")

@@ -77,7 +77,8 @@ func notFound[V any](v V, err error) (V, error) {
 
 // load fetches the wanted parts of a user concurrently: through the caches
 // (cache-aside) when cached is set, else straight from the repository.
-func (s *server) load(ctx context.Context, id int64, want parts, cached bool) (*userView, error) {
+// feed chooses the new recent-activity path.
+func (s *server) load(ctx context.Context, id int64, want parts, cached, feed bool) (*userView, error) {
 	var v userView
 	key := itoa(id)
 	g, ctx := errgroup.WithContext(ctx)
@@ -87,7 +88,7 @@ func (s *server) load(ctx context.Context, id int64, want parts, cached bool) (*
 		}
 		s.partsAsked.Add(1)
 		s.callsNeeded.Add(1)
-		if p == partActivity {
+		if p == partActivity && !feed {
 			s.callsNeeded.Add(1) // the old path costs two calls
 		}
 		g.Go(func() error {
@@ -121,7 +122,12 @@ func (s *server) load(ctx context.Context, id int64, want parts, cached bool) (*
 				}
 				v.Preferences = &pr
 			case partActivity:
-				load := func(ctx context.Context, _ string) ([]Activity, error) { return notFound(s.loadActivity(ctx, id)) }
+				load := func(ctx context.Context, _ string) ([]Activity, error) {
+					if feed {
+						return notFound(s.repo.ActivityFeed(ctx, id))
+					}
+					return notFound(s.loadActivity(ctx, id))
+				}
 				if cached {
 					v.RecentActivity, err = s.activity.Get(ctx, key, load)
 				} else {

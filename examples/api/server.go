@@ -17,7 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stout-go/stout/cache"
+	"github.com/stout-go/stout/flags"
 	"github.com/stout-go/stout/paginate"
 	"github.com/stout-go/stout/slowlog"
 )
@@ -40,6 +42,11 @@ type config struct {
 	// CursorKey seals list cursors (32 bytes). Instances that serve the same
 	// clients need the same key; nil means a random key per process.
 	CursorKey []byte
+
+	// FlagsFile is the flag document's file (reloaded on change); "" means
+	// the embedded default. Ignored with Redis, which holds the document.
+	FlagsFile string
+	FlagsPoll time.Duration // how often the file is checked; default 1s
 
 	// CacheTTL is how long a cached part stays fresh. Default 1 minute.
 	CacheTTL time.Duration
@@ -100,6 +107,9 @@ type server struct {
 	slow  *slowlog.Recorder   // timings of every route and repository call
 	pages *paginate.Paginator // GET /users
 
+	rdb   redis.UniversalClient // nil without -redis / -redis-cluster
+	flags *flags.Client         // the activity-feed rollout
+
 	// cache-aside, one cache per part of the composite resource
 	users    *cache.Cache[User]
 	profiles *cache.Cache[Profile]
@@ -132,6 +142,12 @@ func newServer(cfg config) (*server, error) {
 	}
 	s.closers = append(s.closers, s.slow.Close)
 	s.repo = newRepo(newDataset(cfg.Users, cfg.Seed), cfg.Latency, cfg.ScanCost, s.slow)
+	s.newRedis()
+	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+	defer cancel()
+	if err := s.newFlags(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.newCaches(); err != nil {
 		return nil, err
 	}
@@ -162,6 +178,7 @@ func newServer(cfg config) (*server, error) {
 	s.route(mux, "GET /naive/users/{id}", s.getUserNaive)
 	mux.HandleFunc("GET /debug/stats", s.debugStats)
 	mux.HandleFunc("GET /debug/slow", s.debugSlow)
+	mux.HandleFunc("GET /debug/flags", s.debugFlags)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -327,7 +344,12 @@ func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	v, err := s.load(r.Context(), id, want|partUser, true)
+	feed := false
+	if want&partActivity != 0 {
+		feed = s.useFeed(r.Context(), id)
+		w.Header().Set("X-Rollout", flagActivityFeed+"="+map[bool]string{true: "on", false: "off"}[feed])
+	}
+	v, err := s.load(r.Context(), id, want|partUser, true, feed)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -344,7 +366,7 @@ func (s *server) getUserNaive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	v, err := s.load(r.Context(), id, partUser|partProfile|partPreferences|partActivity, false)
+	v, err := s.load(r.Context(), id, partUser|partProfile|partPreferences|partActivity, false, false)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -246,16 +247,28 @@ func TestAcceptsGzip(t *testing.T) {
 }
 
 func TestDebugStats(t *testing.T) {
-	_, ts := newTestServer(t, config{})
-	call(t, ts, "GET", "/users/1?include=profile,recent-activity", "")
+	s, ts := newTestServer(t, config{})
+	for _, id := range []int64{1, 2, 3, 4} {
+		call(t, ts, "GET", fmt.Sprintf("/users/%d?include=profile,recent-activity", id), "")
+	}
+	call(t, ts, "GET", "/users/1?include=profile,recent-activity", "") // cached
+	cost := func(id int64) int64 {                                     // user, profile and activity
+		if s.useFeed(context.Background(), id) {
+			return 3
+		}
+		return 4 // the old activity path is two calls
+	}
+	want := cost(1) + cost(2) + cost(3) + cost(4)
 	a := call(t, ts, "GET", "/debug/stats", "")
 	require.Equal(t, http.StatusOK, a.status)
 	var st debugStats
 	a.json(t, &st)
 	assert.Equal(t, testUsers, st.Users)
-	assert.Equal(t, int64(3), st.Composite.Parts)
-	assert.Equal(t, int64(4), st.Composite.CallsNeeded)
-	assert.Equal(t, int64(4), st.Composite.CallsMade)
+	assert.Equal(t, int64(5*3), st.Composite.Parts)
+	assert.Equal(t, want+cost(1), st.Composite.CallsNeeded, "without a cache the last read would cost as much again")
+	assert.Equal(t, want, st.Composite.CallsMade)
+	assert.Equal(t, uint64(1), st.Cache["user"].Hits)
+	assert.Equal(t, uint64(4), st.Cache["user"].Misses)
 }
 
 func TestRepoLatency(t *testing.T) {

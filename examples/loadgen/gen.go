@@ -220,13 +220,14 @@ func (g *gen) worker(ctx context.Context, m mode, w int, res *result) {
 		switch r := p.rng.Intn(100); {
 		case r < 80:
 			q, activity := p.readQuery()
-			path := "/users/" + strconv.FormatInt(p.user(), 10) + "?" + q
+			id := strconv.FormatInt(p.user(), 10)
+			path := "/users/" + id + "?" + q
 			if m == modeNaive {
 				path = "/naive" + path
 			}
 			rs := g.do(ctx, res, epRead, ip, http.MethodGet, path, "")
 			if rs != nil && activity && rs.status == http.StatusOK {
-				res.rollout(rs.header.Get("X-Rollout"))
+				res.rollout(id, rs.header.Get("X-Rollout"))
 			}
 		case r < 95:
 			path := "/users?limit=" + strconv.Itoa(walkLimit)

@@ -26,6 +26,7 @@ type result struct {
 	firstErr   error
 	rolloutOn  int
 	rolloutAll int
+	rolloutBy  map[string]bool // user → served the new path
 	deepest    int
 	staleN     int
 	staleFirst string
@@ -43,6 +44,7 @@ func newResult(m mode, o options) *result {
 		status:    map[string]map[int]int{},
 		clients:   map[string]*clientCount{},
 		transport: map[string]int{},
+		rolloutBy: map[string]bool{},
 	}
 }
 
@@ -86,18 +88,20 @@ func (r *result) transportError(ep string, err error) {
 	}
 }
 
-// rollout counts one response that included recent activity, by the
-// X-Rollout header the api sets ("activity-feed=on" or "=off").
-func (r *result) rollout(h string) {
+// rollout counts one response for user id that included recent activity,
+// by the X-Rollout header the api sets ("activity-feed=on" or "=off").
+func (r *result) rollout(id, h string) {
 	if h == "" {
 		return
 	}
+	on := strings.HasSuffix(h, "=on")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rolloutAll++
-	if strings.HasSuffix(h, "=on") {
+	if on {
 		r.rolloutOn++
 	}
+	r.rolloutBy[id] = on
 }
 
 func (r *result) crawled(rows int) {
@@ -230,8 +234,14 @@ func (r *result) print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	if r.rolloutAll > 0 {
-		fmt.Fprintf(w, "rollout:          activity-feed new path in %.1f%% of responses with recent activity (%d of %d)\n",
-			100*float64(r.rolloutOn)/float64(r.rolloutAll), r.rolloutOn, r.rolloutAll)
+		users := 0
+		for _, on := range r.rolloutBy {
+			if on {
+				users++
+			}
+		}
+		fmt.Fprintf(w, "rollout:          activity-feed on for %.1f%% of users (%d of %d seen), %.1f%% of responses with recent activity (popular users weigh more)\n",
+			100*float64(users)/float64(len(r.rolloutBy)), users, len(r.rolloutBy), 100*float64(r.rolloutOn)/float64(r.rolloutAll))
 	}
 	fmt.Fprintf(w, "crawler:          reached row %d of %d\n", r.deepest, r.after.Users)
 	fmt.Fprintf(w, "read after write: %d writes read back, %d stale\n", r.verified, r.staleN)

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stout-go/stout/flags"
+)
+
+// defaultFlags is the flag document served when no -flags file is given and
+// published to Redis when its key is empty. It is flags.json beside this
+// file.
+//
+//go:embed flags.json
+var defaultFlags []byte
+
+// flagActivityFeed gates the new recent-activity path, per user.
+const flagActivityFeed = "activity-feed"
+
+// flagsRedisKey is where the flag document lives with -redis.
+const flagsRedisKey = "stout-example:flags"
+
+// newFlags starts the flag client: on Redis when the server has a client,
+// else on the -flags file, else on the embedded default document.
+func (s *server) newFlags(ctx context.Context) error {
+	var src flags.Source
+	switch {
+	case s.rdb != nil:
+		// Publish the default document once, if the key is empty: version 0
+		// means "only if there is none", so instances starting together
+		// publish it once between them.
+		_, err := flags.PublishRedis(ctx, s.rdb, flagsRedisKey, defaultFlags, 0)
+		if err != nil && !errors.Is(err, flags.ErrVersionConflict) {
+			return fmt.Errorf("publish the default flag document: %w", err)
+		}
+		src = flags.RedisSource(s.rdb, flagsRedisKey, nil)
+	case s.cfg.FlagsFile != "":
+		if _, err := os.Stat(s.cfg.FlagsFile); err != nil {
+			return fmt.Errorf("-flags: %w", err)
+		}
+		src = flags.FileSource(s.cfg.FlagsFile, &flags.FileOptions{Interval: s.cfg.FlagsPoll})
+	default:
+		doc, err := flags.Parse(defaultFlags)
+		if err != nil {
+			return err
+		}
+		src = flags.Static(doc)
+	}
+	c, err := flags.New(ctx, src, &flags.Options{Logger: s.cfg.Logger, Now: s.cfg.Now})
+	if err != nil {
+		return err
+	}
+	s.flags = c
+	s.closers = append(s.closers, c.Close)
+	c.OnChange(func(ev flags.ChangeEvent) {
+		s.cfg.Logger.Info("flags changed", "version", ev.Version, "changes", len(ev.Changes))
+	})
+	return nil
+}
+
+// useFeed decides, per user, whether recent activity takes the new path.
+func (s *server) useFeed(ctx context.Context, id int64) bool {
+	return s.flags.Bool(ctx, flagActivityFeed, flags.Subject{Key: itoa(id)}, false)
+}
+
+// flagsReport is the body of GET /debug/flags.
+type flagsReport struct {
+	Status   flags.Status    `json:"status"`
+	Counts   flags.Counts    `json:"counts"`
+	Document *flags.Document `json:"document"`
+	Source   string          `json:"source"`
+}
+
+func (s *server) debugFlags(w http.ResponseWriter, _ *http.Request) {
+	src := "embedded default (static)"
+	switch {
+	case s.rdb != nil:
+		src = "redis key " + flagsRedisKey
+	case s.cfg.FlagsFile != "":
+		src = "file " + s.cfg.FlagsFile
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, flagsReport{Status: s.flags.Status(), Counts: s.flags.Counts(), Document: s.flags.Document(), Source: src})
+}
+
+// redisTimeout bounds start-up calls to Redis.
+const redisTimeout = 5 * time.Second
+
+// newRedis connects to -redis or -redis-cluster, if given.
+func (s *server) newRedis() {
+	switch {
+	case s.cfg.RedisAddr != "":
+		s.rdb = redis.NewClient(&redis.Options{Addr: s.cfg.RedisAddr})
+	case len(s.cfg.RedisCluster) > 0:
+		s.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: s.cfg.RedisCluster})
+	default:
+		return
+	}
+	s.closers = append(s.closers, s.rdb.Close)
+}
