@@ -1,6 +1,9 @@
 package slowlog
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"math/bits"
 	"sync/atomic"
@@ -276,4 +279,65 @@ func (h Histogram) Buckets(yield func(lo, hi time.Duration, count uint64) bool) 
 			return
 		}
 	}
+}
+
+// ErrInvalidHistogram is returned when decoding a malformed [Histogram].
+var ErrInvalidHistogram = errors.New("slowlog: invalid histogram")
+
+// histogramJSON is the wire form: bucket indexes (of the fixed log-linear
+// layout) in increasing order with their counts, and the exact maximum.
+type histogramJSON struct {
+	Max     int64       `json:"max_ns"`
+	Buckets [][2]uint64 `json:"buckets"` // [index, count]
+}
+
+// MarshalJSON encodes h so that another process can decode and merge it.
+func (h Histogram) MarshalJSON() ([]byte, error) {
+	w := histogramJSON{Max: int64(h.max), Buckets: make([][2]uint64, len(h.buckets))}
+	for i, b := range h.buckets {
+		w.Buckets[i] = [2]uint64{uint64(b.index), b.count}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes a Histogram written by MarshalJSON. Malformed input
+// (indexes out of range or out of order, zero counts, a total that
+// overflows, a maximum outside the last bucket) is an error wrapping
+// [ErrInvalidHistogram], and h is left unchanged.
+func (h *Histogram) UnmarshalJSON(data []byte) error {
+	var w histogramJSON
+	if err := json.Unmarshal(data, &w); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidHistogram, err)
+	}
+	out := Histogram{max: time.Duration(w.Max)}
+	if len(w.Buckets) > 0 {
+		out.buckets = make([]bucketCount, 0, len(w.Buckets))
+	}
+	prev := -1
+	for _, b := range w.Buckets {
+		idx, n := b[0], b[1]
+		if idx >= numBuckets || int(idx) <= prev {
+			return fmt.Errorf("%w: bucket index %d out of range or order", ErrInvalidHistogram, idx)
+		}
+		if n == 0 || out.count+n < out.count {
+			return fmt.Errorf("%w: bad count %d in bucket %d", ErrInvalidHistogram, n, idx)
+		}
+		prev = int(idx)
+		out.count += n
+		out.buckets = append(out.buckets, bucketCount{int(idx), n})
+	}
+	if out.count == 0 {
+		if w.Max != 0 {
+			return fmt.Errorf("%w: max %d without observations", ErrInvalidHistogram, w.Max)
+		}
+		*h = Histogram{}
+		return nil
+	}
+	last := out.buckets[len(out.buckets)-1].index
+	lo, width := bucketBounds(last)
+	if w.Max < int64(lo) || (last != numBuckets-1 && w.Max >= int64(lo+width)) {
+		return fmt.Errorf("%w: max %d outside the last bucket", ErrInvalidHistogram, w.Max)
+	}
+	*h = out
+	return nil
 }

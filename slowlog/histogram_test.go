@@ -2,6 +2,8 @@ package slowlog
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -169,4 +171,79 @@ func TestOpMemoryBounded(t *testing.T) {
 	t.Logf("op memory after 20k lognormal calls over 200 s: %d bytes", n)
 	assert.Less(t, n, 64<<10)
 	assert.LessOrEqual(t, n, 12*(unsafeSizeofHist+numChunks*subCount*8), "hard bound")
+}
+
+func TestHistogramJSON(t *testing.T) {
+	t.Parallel()
+	h := histOf(samples("bimodal", 10_000))
+	data, err := json.Marshal(h)
+	require.NoError(t, err)
+	var back Histogram
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Equal(t, h, back)
+	for _, q := range []float64{0.5, 0.99, 0.999} {
+		assert.Equal(t, h.Quantile(q), back.Quantile(q))
+	}
+
+	var empty Histogram
+	require.NoError(t, json.Unmarshal([]byte(`{"max_ns":0,"buckets":[]}`), &empty))
+	assert.Equal(t, Histogram{}, empty)
+
+	for _, bad := range []string{
+		`{"max_ns":5,"buckets":[[5,0]]}`,                          // zero count
+		`{"max_ns":5,"buckets":[[6,1],[5,1]]}`,                    // out of order
+		`{"max_ns":5,"buckets":[[5,1],[5,1]]}`,                    // duplicate
+		`{"max_ns":5,"buckets":[[2560,1]]}`,                       // out of range
+		`{"max_ns":9,"buckets":[[5,1]]}`,                          // max outside the last bucket
+		`{"max_ns":7,"buckets":[]}`,                               // max without observations
+		`{"max_ns":5,"buckets":[[4,18446744073709551615],[5,1]]}`, // overflow
+		`{"max_ns":"x"}`, `[1,2]`, `{"buckets":[[-1,1]]}`,
+	} {
+		h := histOf([]uint64{42})
+		err := json.Unmarshal([]byte(bad), &h)
+		require.ErrorIs(t, err, ErrInvalidHistogram, bad)
+		assert.Equal(t, histOf([]uint64{42}), h, "left unchanged")
+	}
+}
+
+func FuzzHistogramUnmarshal(f *testing.F) {
+	good, _ := json.Marshal(histOf(samples("lognormal", 1000)))
+	f.Add(good)
+	f.Add([]byte(`{"max_ns":5,"buckets":[[5,1]]}`))
+	f.Add([]byte(`{"max_ns":35184372088831,"buckets":[[2559,3]]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var h Histogram
+		if err := json.Unmarshal(data, &h); err != nil {
+			if !errors.Is(err, ErrInvalidHistogram) {
+				var se *json.SyntaxError
+				var ue *json.UnmarshalTypeError
+				if !errors.As(err, &se) && !errors.As(err, &ue) {
+					t.Fatalf("unexpected error type: %v", err)
+				}
+			}
+			return
+		}
+		// a decoded histogram behaves: quantiles are monotone, never above max,
+		// and it survives a round trip and a merge with itself.
+		prev := time.Duration(0)
+		for _, q := range []float64{0, 0.1, 0.5, 0.9, 0.99, 0.999, 1} {
+			v := h.Quantile(q)
+			if v < prev || v > h.Max() {
+				t.Fatalf("q=%v: %v (prev %v, max %v)", q, v, prev, h.Max())
+			}
+			prev = v
+		}
+		out, err := json.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Histogram
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("round trip: %v", err)
+		}
+		if m := h.Merge(h); h.Count() < 1<<62 && m.Count() != 2*h.Count() {
+			t.Fatalf("merge count %d, want %d", m.Count(), 2*h.Count())
+		}
+	})
 }

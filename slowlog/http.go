@@ -147,13 +147,22 @@ func attrJSON(v slog.Value) any {
 // Handler serves the snapshot and the recent slow calls: JSON when the
 // request asks for it (?format=json or an Accept header naming
 // application/json), otherwise an HTML page with one table row per op,
-// slowest first (by p99 over the last five minutes, then since start). Mount
+// slowest first (by p99 over the last five minutes, then since start). With
+// ?histograms=1 the JSON includes every window's [Histogram], so that a
+// collector can decode the snapshots of several instances into [Snapshot]
+// values and [Snapshot.Merge] them exactly. Mount
 // it on an internal port or behind authentication: op names and attributes
 // may be sensitive.
 func (r *Recorder) Handler() http.Handler {
 	page := parsePage()
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		data := handlerData{Snapshot: r.Snapshot(), Recent: entriesJSON(r.Recent(-1))}
+		if req.URL.Query().Get("histograms") != "1" {
+			for i := range data.Ops {
+				o := &data.Ops[i]
+				o.Last1m.Histogram, o.Last5m.Histogram, o.Total.Histogram = Histogram{}, Histogram{}, Histogram{}
+			}
+		}
 		slices.SortStableFunc(data.Ops, func(a, b OpStats) int {
 			return cmp.Or(cmp.Compare(b.Last5m.P99, a.Last5m.P99), cmp.Compare(b.Total.P99, a.Total.P99), strings.Compare(a.Op, b.Op))
 		})

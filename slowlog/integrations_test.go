@@ -226,3 +226,35 @@ func TestRedisHook(t *testing.T) {
 	assert.Equal(t, int64(3), pipeLine["commands"].Int64())
 	assert.Contains(t, pipeLine["args"].String(), "incr "+srv.Key("n"))
 }
+
+func TestHandlerHistogramsMergeAcrossInstances(t *testing.T) {
+	t.Parallel()
+	var snaps []Snapshot
+	for k := range 3 {
+		r, clk, _ := newTestRecorder(t, Options{})
+		for i := range 100 {
+			call(clk, r.Op("checkout"), time.Duration(100*k+i+1)*time.Millisecond, nil)
+		}
+		srv := httptest.NewServer(r.Handler())
+		res, err := http.Get(srv.URL + "?format=json&histograms=1")
+		require.NoError(t, err)
+		var s Snapshot
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&s))
+		res.Body.Close()
+		srv.Close()
+		snaps = append(snaps, s)
+	}
+	m := snaps[0].Merge(snaps[1]).Merge(snaps[2])
+	s, ok := m.Op("checkout")
+	require.True(t, ok)
+	assert.Equal(t, uint64(300), s.Total.Count)
+	assert.InEpsilon(t, float64(150*time.Millisecond), float64(s.Total.P50), 0.01)
+	assert.InEpsilon(t, float64(297*time.Millisecond), float64(s.Total.P99), 0.01)
+	assert.Equal(t, 300*time.Millisecond, s.Total.Max)
+
+	r, _, _ := newTestRecorder(t, Options{})
+	r.Op("x").Observe(context.Background(), time.Millisecond, nil)
+	w := httptest.NewRecorder()
+	r.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/?format=json", nil))
+	assert.NotContains(t, w.Body.String(), `"histogram"`, "histograms only on request")
+}

@@ -17,8 +17,9 @@ type Stats struct {
 	P999      time.Duration `json:"p999_ns"`
 	Max       time.Duration `json:"max_ns"`
 	// Histogram is the whole distribution, for other quantiles and for
-	// merging; it is not part of the JSON form.
-	Histogram Histogram `json:"-"`
+	// merging. [Recorder.Handler] includes it only when asked
+	// (?histograms=1), so that a collector can merge several instances.
+	Histogram Histogram `json:"histogram,omitzero"`
 }
 
 func statsOf(h Histogram, errs uint64) Stats {
