@@ -153,6 +153,32 @@ type sortCase struct {
 	sort    *paginate.Sort
 	key     func(row) paginate.Key
 	orderBy string
+	// dialect is the SQL the package writes; 0 means Postgres. MySQL and
+	// SQLite output runs on PostgreSQL too once "?" becomes "$n": that
+	// checks their argument order and MySQL's IS NULL ordering terms.
+	dialect paginate.Dialect
+}
+
+func (sc sortCase) d() paginate.Dialect {
+	if sc.dialect == 0 {
+		return paginate.Postgres
+	}
+	return sc.dialect
+}
+
+// numbered rewrites "?" placeholders to $1, $2, … for PostgreSQL.
+func numbered(sql string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range sql {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 var sortCases = []sortCase{
@@ -161,36 +187,42 @@ var sortCases = []sortCase{
 		paginate.MustSort(paginate.Desc("created").Time(), paginate.Desc("id")),
 		func(r row) paginate.Key { return paginate.Key{r.Created, r.ID} },
 		"created DESC, id DESC",
+		paginate.Postgres,
 	},
 	{
 		"score DESC, id ASC (mixed)",
 		paginate.MustSort(paginate.Desc("score"), paginate.Asc("id")),
 		func(r row) paginate.Key { return paginate.Key{r.Score, r.ID} },
 		"score DESC, id ASC",
+		paginate.Postgres,
 	},
 	{
 		"at DESC NULLS LAST, id DESC",
 		paginate.MustSort(paginate.Desc("at").Time().Nullable(paginate.NullsLast), paginate.Desc("id")),
 		func(r row) paginate.Key { return paginate.Key{r.At, r.ID} },
 		"at DESC NULLS LAST, id DESC",
+		paginate.Postgres,
 	},
 	{
 		"at ASC NULLS FIRST, score ASC, uid ASC",
 		paginate.MustSort(paginate.Asc("at").Time().Nullable(paginate.NullsFirst), paginate.Asc("score"), paginate.Asc("uid").UUID()),
 		func(r row) paginate.Key { return paginate.Key{r.At, r.Score, r.UID} },
 		"at ASC NULLS FIRST, score ASC, uid ASC",
+		paginate.Postgres,
 	},
 	{
 		"name ASC NULLS FIRST, at DESC NULLS FIRST, id DESC",
 		paginate.MustSort(paginate.Asc("name").Text().Nullable(paginate.NullsFirst), paginate.Desc("at").Time().Nullable(paginate.NullsFirst), paginate.Desc("id")),
 		func(r row) paginate.Key { return paginate.Key{r.Name, r.At, r.ID} },
 		"name ASC NULLS FIRST, at DESC NULLS FIRST, id DESC",
+		paginate.Postgres,
 	},
 	{
 		"name DESC NULLS LAST, created ASC, score DESC, id ASC",
 		paginate.MustSort(paginate.Desc("name").Text().Nullable(paginate.NullsLast), paginate.Asc("created").Time(), paginate.Desc("score"), paginate.Asc("id")),
 		func(r row) paginate.Key { return paginate.Key{r.Name, r.Created, r.Score, r.ID} },
 		"name DESC NULLS LAST, created ASC, score DESC, id ASC",
+		paginate.Postgres,
 	},
 }
 
@@ -222,9 +254,9 @@ func fetchProbe(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Paginat
 	if err != nil {
 		tb.Fatalf("cursor rejected: %v", err)
 	}
-	where, args := req.Where(paginate.Postgres, 1)
-	q := "SELECT " + rowCols + " FROM " + table + " WHERE " + where +
-		" ORDER BY " + req.OrderBy(paginate.Postgres) + " LIMIT " + strconv.Itoa(req.Limit())
+	where, args := req.Where(sc.d(), 1)
+	q := numbered("SELECT " + rowCols + " FROM " + table + " WHERE " + where +
+		" ORDER BY " + req.OrderBy(sc.d()) + " LIMIT " + strconv.Itoa(req.Limit()))
 	rows, err := conn.Query(context.Background(), q, args...)
 	if err != nil {
 		tb.Fatalf("%s %v: %v", q, args, err)
@@ -236,13 +268,14 @@ func fetchProbe(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Paginat
 	if len(page.Items) > size {
 		tb.Fatalf("page of %d items for size %d", len(page.Items), size)
 	}
-	return page, behind(tb, conn, table, req)
+	return page, behind(tb, conn, table, req, sc.d())
 }
 
 // behind runs the EXISTS probe for rows behind req's boundary.
-func behind(tb testing.TB, conn *pgx.Conn, table string, req *paginate.Request) bool {
+func behind(tb testing.TB, conn *pgx.Conn, table string, req *paginate.Request, d paginate.Dialect) bool {
 	tb.Helper()
-	where, args := req.WhereBehind(paginate.Postgres, 1)
+	where, args := req.WhereBehind(d, 1)
+	where = numbered(where)
 	var exists bool
 	if err := conn.QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM "+table+" WHERE "+where+")", args...).Scan(&exists); err != nil {
 		tb.Fatalf("%s: %v", where, err)
