@@ -46,9 +46,9 @@ type Client struct {
 	now  func() time.Time
 	opts Options
 
-	missing     atomic.Uint64 // evaluations of a flag the document lacks
-	unavailable atomic.Uint64 // evaluations with no document at all
-	wrongType   atomic.Uint64
+	nMissing     atomic.Uint64 // evaluations of a flag the document lacks
+	nUnavailable atomic.Uint64 // evaluations with no document at all
+	nWrongType   atomic.Uint64
 
 	applyMu sync.Mutex // serializes applying documents; held while calling OnChange listeners
 
@@ -94,7 +94,7 @@ func New(ctx context.Context, src Source, opts *Options) (*Client, error) {
 	c.cancel = cancel
 	go func() {
 		defer close(c.done)
-		src.Watch(runCtx, c)
+		src.Watch(runCtx, updater{c})
 	}()
 	wait := c.opts.InitTimeout
 	if wait == 0 {
@@ -159,11 +159,18 @@ func (c *Client) signalFirst() {
 	}
 }
 
-// Apply parses data and, if it is a valid document, makes it the current
+// updater is the [Updater] a client hands to its source.
+type updater struct{ c *Client }
+
+func (u updater) Apply(data []byte) error     { return u.c.apply(data) }
+func (u updater) ApplyDocument(doc *Document) { u.c.applyDocument(doc) }
+func (u updater) Unavailable(err error)       { u.c.unavailable(err) }
+func (u updater) Unchanged()                  { u.c.unchanged() }
+
+// apply parses data and, if it is a valid document, makes it the current
 // one (status ok). Otherwise it returns the [*ValidationError], the current
-// document stays in force and the status becomes stale. Sources call
-// Apply; it is part of the [Updater] interface.
-func (c *Client) Apply(data []byte) error {
+// document stays in force and the status becomes stale.
+func (c *Client) apply(data []byte) error {
 	defer c.signalFirst()
 	doc, err := Parse(data)
 	if err != nil {
@@ -171,12 +178,12 @@ func (c *Client) Apply(data []byte) error {
 		c.setStale(err)
 		return err
 	}
-	c.ApplyDocument(doc)
+	c.applyDocument(doc)
 	return nil
 }
 
-// ApplyDocument makes doc the current document (status ok).
-func (c *Client) ApplyDocument(doc *Document) {
+// applyDocument makes doc the current document (status ok).
+func (c *Client) applyDocument(doc *Document) {
 	defer c.signalFirst()
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
@@ -196,18 +203,18 @@ func (c *Client) ApplyDocument(doc *Document) {
 	}
 }
 
-// Unavailable reports that the source could not be read. The current
+// unavailable reports that the source could not be read. The current
 // document stays in force and the status becomes stale (or stays
-// initializing when there is none). Part of the [Updater] interface.
-func (c *Client) Unavailable(err error) {
+// initializing when there is none).
+func (c *Client) unavailable(err error) {
 	defer c.signalFirst()
 	c.log("flags: source unavailable", "err", err)
 	c.setStale(err)
 }
 
-// Unchanged reports that the source still holds the document in force: the
-// status returns to ok after an outage. Part of the [Updater] interface.
-func (c *Client) Unchanged() {
+// unchanged reports that the source still holds the document in force: the
+// status returns to ok after an outage.
+func (c *Client) unchanged() {
 	defer c.signalFirst()
 	if c.snap.Load() != nil {
 		c.setOK()
@@ -295,8 +302,9 @@ func (c *Client) notify(ev ChangeEvent) {
 
 // OnChange registers fn to be called after every document change with the
 // per-flag differences, in order, from the source's goroutine (a slow fn
-// delays the next update, never evaluation). The first document loaded
-// reports every flag as added. It returns a function that unregisters fn.
+// delays the next update, never evaluation; fn must not apply documents
+// itself). The first document loaded reports every flag as added. It
+// returns a function that unregisters fn.
 func (c *Client) OnChange(fn func(ChangeEvent)) (stop func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -367,7 +375,7 @@ func (c *Client) Counts() Counts {
 		}
 		return 0
 	})
-	out.Missing, out.WrongType, out.Unavailable = c.missing.Load(), c.wrongType.Load(), c.unavailable.Load()
+	out.Missing, out.WrongType, out.Unavailable = c.nMissing.Load(), c.nWrongType.Load(), c.nUnavailable.Load()
 	return out
 }
 
@@ -397,11 +405,16 @@ func writeFileAtomic(path string, data []byte) error {
 
 // ChangeEvent describes one change of the document in force.
 type ChangeEvent struct {
-	Time       time.Time    `json:"time"`
-	Origin     string       `json:"origin"`
-	OldVersion int64        `json:"oldVersion"`
-	Version    int64        `json:"version"`
-	Changes    []FlagChange `json:"changes"`
+	// Time is when the new document was applied (client clock).
+	Time time.Time `json:"time"`
+	// Origin is "source" or "last-good file".
+	Origin string `json:"origin"`
+	// OldVersion and Version are the "version" fields of the previous and
+	// the new document (OldVersion is 0 for the first document).
+	OldVersion int64 `json:"oldVersion"`
+	Version    int64 `json:"version"`
+	// Changes lists the flags added, removed or updated, sorted by key.
+	Changes []FlagChange `json:"changes"`
 }
 
 // ChangeKind says how a flag changed.

@@ -238,6 +238,10 @@ func TestHandler(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body["status"], &st))
 	assert.Equal(t, "ok", st["state"])
 	assert.Equal(t, 1.0, st["version"])
+	c.Bool(context.Background(), "a", Subject{}, false)
+	assert.Contains(t, string(body["counts"]), `"variants":[`)
+	_, body = get(http.MethodGet)
+	assert.Contains(t, string(body["counts"]), `{"flag":"a","variant":"true","n":1}`)
 
 	_ = u.Apply([]byte(`{"flags": 1}`))
 	_, body = get(http.MethodGet)

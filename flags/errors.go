@@ -20,8 +20,6 @@ var (
 	ErrUnavailable = errors.New("flags: source unavailable")
 	// ErrNoDocument: the source is reachable but holds no document.
 	ErrNoDocument = errors.New("flags: no document at source")
-	// ErrClosed: the client has been closed.
-	ErrClosed = errors.New("flags: client closed")
 )
 
 // A Problem is one thing wrong with a flag document.

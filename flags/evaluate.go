@@ -10,16 +10,16 @@ import (
 func (c *Client) resolve(key string, subj *Subject, want Type) (*cvariant, Detail) {
 	s := c.snap.Load()
 	if s == nil {
-		c.unavailable.Add(1)
+		c.nUnavailable.Add(1)
 		return nil, Detail{Reason: ReasonUnavailable, Err: ErrUnavailable}
 	}
 	f := s.index[key]
 	if f == nil {
-		c.missing.Add(1)
+		c.nMissing.Add(1)
 		return nil, Detail{Reason: ReasonFlagMissing, Err: ErrFlagNotFound}
 	}
 	if want != 0 && f.typ != want {
-		c.wrongType.Add(1)
+		c.nWrongType.Add(1)
 		return nil, Detail{Reason: ReasonWrongType, Err: ErrWrongType}
 	}
 	e := evaluator{s: s, now: c.now}
@@ -137,7 +137,7 @@ func ValueDetail[T any](_ context.Context, c *Client, key string, subj Subject, 
 	}
 	var out T
 	if err := json.Unmarshal(v.raw, &out); err != nil {
-		c.wrongType.Add(1)
+		c.nWrongType.Add(1)
 		return def, Detail{Reason: ReasonWrongType, Err: ErrWrongType}
 	}
 	return out, d

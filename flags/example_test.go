@@ -76,8 +76,12 @@ func ExampleValue() {
 }
 
 func ExampleClient_OnChange() {
+	// A source that the program drives by hand, like a test or an admin
+	// override would.
+	updates := make(chan flags.Updater, 1)
 	src := flags.SourceFunc(func(ctx context.Context, u flags.Updater) {
 		_ = u.Apply([]byte(`{"version": 1, "flags": {"a": {"type": "bool"}}}`))
+		updates <- u
 		<-ctx.Done()
 	})
 	ctx := context.Background()
@@ -88,8 +92,8 @@ func ExampleClient_OnChange() {
 			fmt.Printf("v%d→v%d %s %s: %s → %s\n", ev.OldVersion, ev.Version, c.Kind, c.Key, c.Old, c.New)
 		}
 	})
-	doc, _ := flags.Parse([]byte(`{"version": 2, "flags": {"a": {"type": "bool", "on": false}}}`))
-	f.ApplyDocument(doc)
+	u := <-updates
+	_ = u.Apply([]byte(`{"version": 2, "flags": {"a": {"type": "bool", "on": false}}}`))
 	// Output:
 	// v1→v2 updated a: {"type":"bool"} → {"on":false,"type":"bool"}
 }

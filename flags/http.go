@@ -5,11 +5,12 @@ import (
 	"net/http"
 )
 
-// Handler returns a read-only HTTP handler that serves the client's status
-// and the document in force as JSON:
+// Handler returns a read-only HTTP handler that serves the client's status,
+// the document in force and the evaluation counters as JSON:
 //
 //	{"status": {"state": "ok", "since": "…", "version": 7, "origin": "source", …},
-//	 "document": {…the document as published…}}
+//	 "document": {…the document as published…},
+//	 "counts": {"variants": [{"flag": "new-checkout", "variant": "true", "n": 1234}, …], …}}
 //
 // with "document": null when none is loaded. Only GET and HEAD are allowed
 // (405 otherwise). Mount it behind your own authentication: flag documents
@@ -28,7 +29,8 @@ func (c *Client) Handler() http.Handler {
 		body, err := json.Marshal(struct {
 			Status   Status          `json:"status"`
 			Document json.RawMessage `json:"document"`
-		}{c.Status(), doc})
+			Counts   Counts          `json:"counts"`
+		}{c.Status(), doc, c.Counts()})
 		if err != nil {
 			http.Error(w, "flags: encoding status", http.StatusInternalServerError)
 			return

@@ -19,7 +19,8 @@ type Source interface {
 	Watch(ctx context.Context, u Updater)
 }
 
-// Updater receives documents from a [Source]. [*Client] implements it.
+// Updater receives documents from a [Source]: a [Client] hands one to its
+// source's Watch. Its methods are safe for concurrent use.
 type Updater interface {
 	// Apply validates and applies a raw document; it returns the
 	// validation error if the document was rejected.
