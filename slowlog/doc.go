@@ -32,10 +32,11 @@
 //     monotonic clock twice, do one atomic add and allocate nothing.
 //   - Accuracy: each op keeps a log-linear histogram (64 linear buckets per
 //     power of two of nanoseconds, atomic counters). Every quantile is
-//     within 0.78% of the exact nearest-rank quantile of the observations
+//     within 0.8% of the exact nearest-rank quantile of the observations
 //     over the whole range 1 ns … 9 h; the maximum is exact. [Histogram]
 //     and [Snapshot] values merge exactly, so stats from several instances
-//     can be combined.
+//     can be combined; histograms travel as JSON ([Histogram.MarshalJSON],
+//     and the handler's ?histograms=1).
 //   - Memory: bounded per op. Counters are allocated per power of two
 //     actually used, 512 bytes each, in twelve histograms (six 10-second
 //     and five 1-minute slots and the since-start total).

@@ -160,7 +160,7 @@ func (h *hist) bytes() int {
 const unsafeSizeofHist = numChunks*8 + 16
 
 // Histogram is an immutable latency distribution taken from a [Recorder]:
-// log-linear buckets with a relative error of at most 0.78% on every
+// log-linear buckets with a relative error below 0.8% on every
 // quantile, mergeable with any other Histogram. The zero value is empty.
 type Histogram struct {
 	buckets []bucketCount // sorted by index, counts > 0

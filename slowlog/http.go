@@ -21,6 +21,7 @@ type StatusError struct {
 	Code int
 }
 
+// Error returns "slowlog: HTTP status N".
 func (e *StatusError) Error() string {
 	return "slowlog: HTTP status " + strconv.Itoa(e.Code)
 }
@@ -80,6 +81,7 @@ type statusWriter struct {
 	status int
 }
 
+// WriteHeader records the first final status.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
@@ -87,6 +89,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write implies status 200 if none was written.
 func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
