@@ -97,11 +97,11 @@ func queryPosts(tb testing.TB, conn *pgx.Conn, sql string, args ...any) []post {
 	return out
 }
 
-// cursorAt returns the cursor of the page that starts at row depth (0-based)
-// of the sort, "" for depth 0.
-func cursorAt(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Paginator, depth int) string {
+// boundaryAt returns the cursor of the page that starts at row depth
+// (0-based) of the sort ("" for depth 0) and the boundary row before it.
+func boundaryAt(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Paginator, depth int) (string, post) {
 	if depth == 0 {
-		return ""
+		return "", post{}
 	}
 	prev := queryPosts(tb, conn, "SELECT "+postCols+" FROM "+table+" ORDER BY "+postSort.OrderBy(paginate.Postgres)+" OFFSET $1 LIMIT 1", depth-1)
 	req, err := p.Request(benchPageSize, "", nil, paginate.Binding{})
@@ -112,18 +112,33 @@ func cursorAt(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Paginator
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return c
+	return c, prev[0]
 }
 
-// keysetSQL returns the page query and arguments for cursor.
-func keysetSQL(tb testing.TB, table string, p *paginate.Paginator, cursor string) (*paginate.Request, string, []any) {
+// orNoBoundSQL is the expanded OR predicate without the leading bound, as
+// several ORMs write it, for comparison: PostgreSQL cannot turn it into an
+// index range, so it reads and filters every row before the boundary.
+func orNoBoundSQL(table string, depth int, b post) (string, []any) {
+	where := "1 = 1"
+	var args []any
+	if depth > 0 {
+		where = "(created_at < $1) OR (created_at = $1 AND id < $2)"
+		args = []any{b.CreatedAt, b.ID}
+	}
+	return "SELECT " + postCols + " FROM " + table + " WHERE " + where +
+		" ORDER BY created_at DESC, id DESC LIMIT " + strconv.Itoa(benchPageSize+1), args
+}
+
+// keysetSQL returns the page query and arguments for cursor, in dialect d
+// (MySQL's expanded form runs on PostgreSQL once "?" becomes "$n").
+func keysetSQL(tb testing.TB, table string, p *paginate.Paginator, cursor string, d paginate.Dialect) (*paginate.Request, string, []any) {
 	req, err := p.Request(benchPageSize, cursor, nil, paginate.Binding{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	where, args := req.Where(paginate.Postgres, 1)
-	return req, "SELECT " + postCols + " FROM " + table + " WHERE " + where +
-		" ORDER BY " + req.OrderBy(paginate.Postgres) + " LIMIT " + strconv.Itoa(req.Limit()), args
+	where, args := req.Where(d, 1)
+	return req, numbered("SELECT " + postCols + " FROM " + table + " WHERE " + where +
+		" ORDER BY " + req.OrderBy(d) + " LIMIT " + strconv.Itoa(req.Limit())), args
 }
 
 func offsetSQL(table string, depth int) string {
@@ -134,8 +149,10 @@ func offsetSQL(table string, depth int) string {
 var depths = []int{0, 10_000, 100_000, 500_000}
 
 // BenchmarkPage measures one page of 20 rows at several depths, by keyset
-// (parse the cursor, query, build the page with its cursors) and by
-// OFFSET. Compare with: benchstat -col /impl.
+// (parse the cursor, query, build the page with its cursors) with the
+// row-value predicate (keyset) and with the expanded OR form plus leading
+// bound that MySQL, SQLite and mixed directions get (keyset-expanded), and
+// by OFFSET. Compare with: benchstat -col /impl.
 func BenchmarkPage(b *testing.B) {
 	conn := connect(b)
 	n := benchRows(b)
@@ -147,14 +164,28 @@ func BenchmarkPage(b *testing.B) {
 			if depth+benchPageSize > n {
 				b.Skipf("table has %d rows; set STOUT_BENCH_ROWS above %d", n, depth+benchPageSize)
 			}
-			cursor := cursorAt(b, conn, table, p, depth)
-			b.Run("impl=keyset", func(b *testing.B) {
+			cursor, boundary := boundaryAt(b, conn, table, p, depth)
+			for _, impl := range []struct {
+				name string
+				d    paginate.Dialect
+			}{{"keyset", paginate.Postgres}, {"keyset-expanded", paginate.MySQL}} {
+				b.Run("impl="+impl.name, func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						req, sql, args := keysetSQL(b, table, p, cursor, impl.d)
+						page, err := paginate.NewPage(queryPosts(b, conn, sql, args...), req, postKey)
+						if err != nil || len(page.Items) != benchPageSize {
+							b.Fatalf("page of %d items: %v", len(page.Items), err)
+						}
+					}
+				})
+			}
+			b.Run("impl=or-no-bound", func(b *testing.B) {
 				b.ReportAllocs()
+				sql, args := orNoBoundSQL(table, depth, boundary)
 				for b.Loop() {
-					req, sql, args := keysetSQL(b, table, p, cursor)
-					page, err := paginate.NewPage(queryPosts(b, conn, sql, args...), req, postKey)
-					if err != nil || len(page.Items) != benchPageSize {
-						b.Fatalf("page of %d items: %v", len(page.Items), err)
+					if got := queryPosts(b, conn, sql, args...); len(got) != benchPageSize+1 {
+						b.Fatalf("page of %d rows", len(got))
 					}
 				}
 			})
@@ -168,7 +199,7 @@ func BenchmarkPage(b *testing.B) {
 				}
 			})
 			// Both must return the same page.
-			_, sql, args := keysetSQL(b, table, p, cursor)
+			_, sql, args := keysetSQL(b, table, p, cursor, paginate.Postgres)
 			ks, off := queryPosts(b, conn, sql, args...), queryPosts(b, conn, offsetSQL(table, depth))
 			for i := range benchPageSize {
 				if ks[i].ID != off[i].ID {
@@ -195,8 +226,9 @@ func TestExplainKeysetUsesIndex(t *testing.T) {
 			depth = d
 		}
 	}
-	cursor := cursorAt(t, conn, table, p, depth)
-	_, sql, args := keysetSQL(t, table, p, cursor)
+	cursor, boundary := boundaryAt(t, conn, table, p, depth)
+	_, sql, args := keysetSQL(t, table, p, cursor, paginate.Postgres)
+	_, esql, eargs := keysetSQL(t, table, p, cursor, paginate.MySQL)
 	explain := func(sql string, args ...any) string {
 		rows, err := conn.Query(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+sql, args...)
 		if err != nil {
@@ -222,7 +254,17 @@ func TestExplainKeysetUsesIndex(t *testing.T) {
 	if !strings.Contains(ks, "Index Scan") || !strings.Contains(ks, "Index Cond: (ROW(created_at, id) < ROW(") {
 		t.Errorf("keyset plan does not seek the index:\n%s", ks)
 	}
-	if strings.Contains(ks, "Sort ") || strings.Contains(ks, "Seq Scan") {
-		t.Errorf("keyset plan sorts or scans the table:\n%s", ks)
+	ex := explain(esql, eargs...)
+	t.Logf("expanded form at depth %d:\n%s\n%s", depth, esql, ex)
+	for _, plan := range []string{ks, ex} {
+		if strings.Contains(plan, "Sort ") || strings.Contains(plan, "Seq Scan") {
+			t.Errorf("keyset plan sorts or scans the table:\n%s", plan)
+		}
+	}
+	nsql, nargs := orNoBoundSQL(table, depth, boundary)
+	t.Logf("expanded form without the leading bound (not written by this package) at depth %d:\n%s\n%s", depth, nsql, explain(nsql, nargs...))
+	// The leading bound turns the expanded form into an index range too.
+	if !strings.Contains(ex, "Index Scan") || !strings.Contains(ex, "Index Cond: (created_at <=") {
+		t.Errorf("expanded plan does not seek the index:\n%s", ex)
 	}
 }
