@@ -152,6 +152,11 @@ type Options struct {
 	// README), so it is off by default.
 	Watchdog time.Duration
 
+	// MaxOps caps the number of ops, a guard against names built from
+	// unbounded input: once reached, [Recorder.Op] returns the shared op
+	// named [OverflowOp] for new names. Default 1000; -1 means no cap.
+	MaxOps int
+
 	// RecentSize is the number of recent slow calls kept for
 	// [Recorder.Recent] and the handler. Default 128; -1 keeps none.
 	RecentSize int
@@ -178,6 +183,7 @@ type config struct {
 	summaryEvery time.Duration
 	watchdog     time.Duration
 	recentSize   int
+	maxOps       int
 	maxAttrs     int
 	maxAttrLen   int
 	now          func() time.Time
@@ -197,6 +203,7 @@ func (o *Options) config() (config, error) {
 		every:        time.Second,
 		summaryEvery: time.Minute,
 		recentSize:   128,
+		maxOps:       1000,
 		maxAttrs:     32,
 		maxAttrLen:   128,
 		now:          o.Now,
@@ -230,6 +237,12 @@ func (o *Options) config() (config, error) {
 	}
 	if o.Watchdog > 0 {
 		c.watchdog = o.Watchdog
+	}
+	switch {
+	case o.MaxOps < 0:
+		c.maxOps = 0
+	case o.MaxOps > 0:
+		c.maxOps = o.MaxOps
 	}
 	switch {
 	case o.RecentSize < 0:

@@ -67,10 +67,15 @@ func (r *Recorder) since() int64 {
 	return int64(time.Since(r.base))
 }
 
+// OverflowOp is the name of the op that stands for every new name once
+// [Options.MaxOps] ops exist.
+const OverflowOp = "(other)"
+
 // Op returns the handle of the operation called name, creating it on first
 // use. Look it up once and keep it: the lookup is a map access, the handle
 // is free. Names should be low-cardinality (a route, a query name), never
-// raw user input.
+// raw user input; past [Options.MaxOps] names, new names share the op
+// [OverflowOp].
 func (r *Recorder) Op(name string) *Op {
 	if o, ok := r.ops.Load(name); ok {
 		return o.(*Op)
@@ -79,6 +84,12 @@ func (r *Recorder) Op(name string) *Op {
 	defer r.mu.Unlock()
 	if o, ok := r.ops.Load(name); ok {
 		return o.(*Op)
+	}
+	if r.cfg.maxOps > 0 && len(r.list) >= r.cfg.maxOps && name != OverflowOp {
+		if o, ok := r.ops.Load(OverflowOp); ok {
+			return o.(*Op)
+		}
+		name = OverflowOp
 	}
 	var thr Thresholder = r.cfg.def
 	if r.cfg.perOp != nil {

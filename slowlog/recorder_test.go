@@ -459,3 +459,26 @@ func TestFastPathDoesNotAllocate(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { op.Start(ctx).End(errBoom, slog.Int("n", 1)) }), "attrs are copied only for slow calls")
 	assert.Zero(t, testing.AllocsPerRun(1000, func() { ov.Start(ctx).End(nil) }))
 }
+
+func TestMaxOps(t *testing.T) {
+	t.Parallel()
+	r, _, _ := newTestRecorder(t, Options{MaxOps: 3})
+	a, b, c := r.Op("a"), r.Op("b"), r.Op("c")
+	over := r.Op("d")
+	assert.Equal(t, OverflowOp, over.Name())
+	assert.Same(t, over, r.Op("e"))
+	assert.Same(t, a, r.Op("a"), "existing names keep their op")
+	assert.NotSame(t, b, c)
+	over.Observe(context.Background(), time.Millisecond, nil)
+	r.Op("f").Observe(context.Background(), time.Millisecond, nil)
+	s, ok := r.Snapshot().Op(OverflowOp)
+	require.True(t, ok)
+	assert.Equal(t, uint64(2), s.Total.Count)
+	assert.Len(t, r.Snapshot().Ops, 4)
+
+	unlimited, _, _ := newTestRecorder(t, Options{MaxOps: -1})
+	for i := range 1500 {
+		unlimited.Op(fmt.Sprint(i))
+	}
+	assert.Len(t, unlimited.Snapshot().Ops, 1500)
+}
