@@ -80,8 +80,9 @@ type Timer struct {
 }
 
 // Start begins timing a call. ctx is passed to the logger and to
-// [Options.ContextAttrs] if the call turns out slow; it is not retained
-// after End.
+// [Options.ContextAttrs] if the call turns out slow (or, with the watchdog,
+// runs too long). With the watchdog on, the call's in-flight slot keeps a
+// reference to ctx until another call reuses the slot.
 func (o *Op) Start(ctx context.Context) Timer {
 	now := o.rec.since()
 	t := Timer{op: o, ctx: ctx, start: now, slot: -1}
@@ -250,9 +251,10 @@ func (o *Op) collect(now int64, m1, m5, all *window) {
 	}
 }
 
-// refreshP99 recomputes the last-minute p99 used by adaptive thresholds.
-func (o *Op) refreshP99(now int64) {
-	w := new(window)
+// refreshP99 recomputes the last-minute p99 used by adaptive thresholds;
+// w is scratch space.
+func (o *Op) refreshP99(now int64, w *window) {
+	w.reset()
 	o.collect(now, w, nil, nil)
 	h := histogramOf(&w.counts, w.max)
 	if h.Count() < minAdaptiveCount {

@@ -139,10 +139,14 @@ func (r *Recorder) loop(every time.Duration) {
 // report calls running past their threshold, log due summaries.
 func (r *Recorder) tick() {
 	now := r.since()
+	var scratch *window
 	for _, o := range r.opList() {
 		th := o.thresholds().Thresholds
 		if th.Adaptive > 0 {
-			o.refreshP99(now)
+			if scratch == nil {
+				scratch = new(window)
+			}
+			o.refreshP99(now, scratch)
 		}
 		if r.cfg.watchdog > 0 {
 			o.watch(now, th)
