@@ -127,6 +127,9 @@ func FuzzParseQuery(f *testing.F) {
 			req, err := p.ParseValues(q, Binding{})
 			if err != nil {
 				checkRequestError(t, err)
+				if req != nil {
+					t.Fatalf("a request and an error for %q", raw)
+				}
 				continue
 			}
 			if req.Size < 1 || req.Size > p.o.MaxLimit {

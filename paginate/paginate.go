@@ -142,7 +142,9 @@ const (
 )
 
 // Request is one parsed page request: the page size and, unless it is the
-// first page, the boundary row the page starts after (or ends before). Build
+// first page, the boundary row the page starts after (or ends before). Get
+// one from [Paginator.Parse], [Paginator.ParseValues] or
+// [Paginator.Request]; the zero Request is not usable. Build
 // the query with [Request.Where], [Request.OrderBy] and [Request.Limit], then
 // turn the rows into a page with [NewPage].
 type Request struct {
@@ -189,8 +191,11 @@ func (p *Paginator) ParseValues(q url.Values, b Binding) (*Request, error) {
 	req := p.newRequest(q, b)
 	req.Size = size
 	param, token, err := p.cursorParam(q)
-	if err != nil || token == "" {
-		return req, err
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return req, nil
 	}
 	if err := req.open(token); err != nil {
 		return nil, p.paramErr(err, param)

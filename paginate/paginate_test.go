@@ -344,3 +344,18 @@ func TestAfterBeforeParams(t *testing.T) {
 	_, err = New(Options{Sort: idSort, Codec: p.o.Codec, BeforeParam: "b", FilterParams: []string{"b"}})
 	assert.ErrorContains(t, err, "paging parameter")
 }
+
+func TestParseErrorReturnsNoRequest(t *testing.T) {
+	t.Parallel()
+	p := testPaginator(t, idSort, func(o *Options) { o.AfterParam = "after" })
+	for _, q := range []url.Values{
+		{"limit": {"x"}},
+		{"cursor": {"x"}},
+		{"cursor": {"a", "b"}},
+		{"cursor": {"a"}, "after": {"b"}},
+	} {
+		req, err := p.ParseValues(q, Binding{})
+		assert.Error(t, err, "%v", q)
+		assert.Nil(t, req, "%v", q)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -263,8 +264,52 @@ func TestExplainKeysetUsesIndex(t *testing.T) {
 	}
 	nsql, nargs := orNoBoundSQL(table, depth, boundary)
 	t.Logf("expanded form without the leading bound (not written by this package) at depth %d:\n%s\n%s", depth, nsql, explain(nsql, nargs...))
+	// Server-side cost per depth: execution time and buffers touched
+	// (shared hit + read) of the top plan node.
+	var lines []string
+	var ksBuf0, ksBufDeep int
+	for _, d := range depths {
+		if d+benchPageSize > n {
+			break
+		}
+		c, _ := boundaryAt(t, conn, table, p, d)
+		_, q, a := keysetSQL(t, table, p, c, paginate.Postgres)
+		kt, kb := planCost(t, explain(q, a...))
+		ot, ob := planCost(t, explain(offsetSQL(table, d)))
+		if d == 0 {
+			ksBuf0 = kb
+		}
+		ksBufDeep = kb
+		lines = append(lines, fmt.Sprintf("| %7d | %8.3f ms | %5d | %9.3f ms | %6d |", d, kt, kb, ot, ob))
+	}
+	t.Logf("server-side cost, %d rows:\n| depth   | keyset exec | bufs  | OFFSET exec  | bufs   |\n%s", n, strings.Join(lines, "\n"))
+	if ksBufDeep > 2*ksBuf0 {
+		t.Errorf("keyset touches %d buffers at the deepest page but %d at depth 0", ksBufDeep, ksBuf0)
+	}
 	// The leading bound turns the expanded form into an index range too.
 	if !strings.Contains(ex, "Index Scan") || !strings.Contains(ex, "Index Cond: (created_at <=") {
 		t.Errorf("expanded plan does not seek the index:\n%s", ex)
 	}
+}
+
+var (
+	execRE    = regexp.MustCompile(`Execution Time: ([0-9.]+) ms`)
+	buffersRE = regexp.MustCompile(`Buffers: shared((?: hit=[0-9]+)?(?: read=[0-9]+)?)`)
+	numRE     = regexp.MustCompile(`[0-9]+`)
+)
+
+// planCost returns the execution time and the buffers of the top plan node
+// of an EXPLAIN (ANALYZE, BUFFERS) output.
+func planCost(tb testing.TB, plan string) (ms float64, buffers int) {
+	m := execRE.FindStringSubmatch(plan)
+	b := buffersRE.FindStringSubmatch(plan)
+	if m == nil || b == nil {
+		tb.Fatalf("cannot read the plan:\n%s", plan)
+	}
+	ms, _ = strconv.ParseFloat(m[1], 64)
+	for _, x := range numRE.FindAllString(b[1], -1) {
+		v, _ := strconv.Atoi(x)
+		buffers += v
+	}
+	return ms, buffers
 }
