@@ -43,10 +43,10 @@ func computeGolden() []goldenVector {
 	split := &cserve{variant: -1, split: []cweight{{1, 0}, {3, 1}, {6, 2}}, total: 6}
 	var out []goldenVector
 	for _, in := range goldenInputs() {
-		vh := hashOf(variantSeed, in[0], in[1])
+		vh := prefixedHash(variantSeed, seedPrefix(in[0]), in[1])
 		out = append(out, goldenVector{
 			Seed: in[0], Value: in[1],
-			RolloutHash: fmt.Sprintf("%016x", hashOf(rolloutSeed, in[0], in[1])),
+			RolloutHash: fmt.Sprintf("%016x", prefixedHash(rolloutSeed, seedPrefix(in[0]), in[1])),
 			Bucket:      Bucket(in[0], in[1]),
 			VariantHash: fmt.Sprintf("%016x", vh),
 			Variant:     []string{"a", "b", "c"}[pickVariant(split, vh)],
@@ -83,11 +83,28 @@ func TestXXH64(t *testing.T) {
 	assert.Equal(t, uint64(0x44bc2cf5ad770999), xxh64([]byte("abc"), 0))
 	assert.Equal(t, uint64(0xfbcea83c8a378bf1), xxh64([]byte("Nobody inspects the spammish repetition"), 0))
 	assert.Equal(t, uint64(0xd5afba1336a3be4b), xxh64(nil, 1))
-	// The bucketing input is the length-prefixed pair.
-	assert.Equal(t, []byte{2, 0, 0, 0, 'a', 'b', 1, 0, 0, 0, 'c'}, bucketInput(nil, "ab", "c"))
-	assert.Equal(t, xxh64(bucketInput(nil, "new-checkout", "user-1"), 0), hashOf(rolloutSeed, "new-checkout", "user-1"))
-	long := strings.Repeat("y", 300) // longer than the stack buffer
-	assert.Equal(t, xxh64(bucketInput(nil, long, long), 1), hashOf(variantSeed, long, long))
+	// The bucketing input is the length-prefixed pair, the seed part padded
+	// to a multiple of 8 bytes.
+	assert.Equal(t, []byte{2, 0, 0, 0, 0, 0, 0, 0, 'a', 'b', 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 'c'}, bucketInput(nil, "ab", "c"))
+	assert.Equal(t, "\x08\x00\x00\x00\x00\x00\x00\x0012345678", seedPrefix("12345678"))
+}
+
+// TestPrefixedHashMatchesReference: the in-place hash equals XXH64 of the
+// materialized input for every length combination up to 80 bytes.
+func TestPrefixedHashMatchesReference(t *testing.T) {
+	s := strings.Repeat("abcdefghij", 8)
+	v := strings.Repeat("0123456789", 8)
+	for i := 0; i <= len(s); i++ {
+		for j := 0; j <= len(v); j++ {
+			for _, seed := range []uint64{rolloutSeed, variantSeed} {
+				want := xxh64(bucketInput(nil, s[:i], v[:j]), seed)
+				if got := prefixedHash(seed, seedPrefix(s[:i]), v[:j]); got != want {
+					t.Fatalf("seed %q value %q: %x, want %x", s[:i], v[:j], got, want)
+				}
+			}
+		}
+	}
+	assert.Equal(t, int(scale(prefixedHash(rolloutSeed, seedPrefix("f"), "k"), Buckets)), Bucket("f", "k"))
 }
 
 func TestScale(t *testing.T) {
@@ -253,4 +270,8 @@ func TestUniformBuckets(t *testing.T) {
 	x := chiSquare(obs, exp)
 	t.Logf("deciles: %v, chi2 = %.2f", obs, x)
 	assert.Less(t, x, 27.88) // df = 9, p = 0.001
+}
+
+func TestBucketDoesNotAllocate(t *testing.T) {
+	assert.Zero(t, testing.AllocsPerRun(100, func() { Bucket("new-checkout", "user-12345") }))
 }

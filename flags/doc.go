@@ -168,9 +168,10 @@
 //     by "bucketBy" (e.g. an account ID, so that a whole account gets the
 //     same answer). An empty or missing value is in no partial rollout.
 //   - The seed is the flag's "bucketGroup" if set, else its "salt" if set,
-//     else the flag key. Input = uint32 little-endian len(seed) ‖ seed ‖
-//     uint32 little-endian len(value) ‖ value; the length prefixes keep
-//     ("ab", "c") and ("a", "bc") apart.
+//     else the flag key. Input = uint64 little-endian len(seed) ‖ seed ‖
+//     zero bytes up to a multiple of 8 ‖ uint64 little-endian len(value) ‖
+//     value. The length prefixes keep ("ab", "c") and ("a", "bc") apart; the
+//     padding lets the hash read every 8-byte word from one part, in place.
 //   - Rollout hash = XXH64(input, seed 0); bucket = ⌊hash × 10000 / 2⁶⁴⌋
 //     (the high word of a 64×64-bit product: integer arithmetic, no modulo
 //     bias); the subject is inside a percentage p iff bucket < p×100. So

@@ -351,6 +351,7 @@ func (p *parser) flag(path, key string, v any) *cflag {
 	if f.group != "" {
 		f.rolloutSeed = f.group
 	}
+	f.rolloutPfx, f.variantPfx = seedPrefix(f.rolloutSeed), seedPrefix(f.variantSeed)
 	if v, ok := m["targets"]; ok {
 		p.targets(field(path, "targets"), f, v)
 	}

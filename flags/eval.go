@@ -25,6 +25,8 @@ type cflag struct {
 	bucketBy    string
 	rolloutSeed string // bucketGroup, else salt, else key
 	variantSeed string // salt, else key
+	rolloutPfx  string // seedPrefix(rolloutSeed)
+	variantPfx  string // seedPrefix(variantSeed)
 	static      bool
 	json        []byte // canonical JSON of the definition, for diffs
 }
@@ -199,13 +201,13 @@ func (e *evaluator) serve(f *cflag, sv *cserve, subj *Subject) (int, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if bp < Buckets && scale(hashOf(rolloutSeed, f.rolloutSeed, v), Buckets) >= uint64(bp) {
+	if bp < Buckets && scale(prefixedHash(rolloutSeed, f.rolloutPfx, v), Buckets) >= uint64(bp) {
 		return 0, false
 	}
 	if sv.variant >= 0 {
 		return sv.variant, true
 	}
-	return pickVariant(sv, hashOf(variantSeed, f.variantSeed, v)), true
+	return pickVariant(sv, prefixedHash(variantSeed, f.variantPfx, v)), true
 }
 
 func pickVariant(sv *cserve, h uint64) int {
