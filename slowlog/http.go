@@ -27,31 +27,31 @@ func (e *StatusError) Error() string {
 }
 
 // Middleware times every request of the wrapped handler under the op that
-// route returns, counting responses with status ≥ 500 (and panics, which it
-// re-raises) as errors. route is called after the handler ran, so with
-// [http.ServeMux] it can use r.Pattern; it must return a low-cardinality
-// name (a route, never the raw path). A nil route uses r.Pattern, or
-// "unmatched" when it is empty.
+// route names, counting responses with status ≥ 500 (and panics, which it
+// re-raises) as errors. route must return a low-cardinality name (a route,
+// never the raw path). It is called before the handler: a name known then
+// makes the request visible to the watchdog while it runs. If it returns
+// "", it is called again after the handler, when [http.ServeMux] has set
+// r.Pattern; if that is "" too, the op is "unmatched". A nil route uses
+// r.Pattern.
 //
-// Slow requests are logged with method, path and status attributes. The
-// watchdog does not see requests in flight, since their op is only known
-// at the end.
+// Slow requests are logged with method, path and status attributes.
 func Middleware(rec *Recorder, route func(*http.Request) string) func(http.Handler) http.Handler {
 	if route == nil {
-		route = func(r *http.Request) string {
-			if r.Pattern != "" {
-				return r.Pattern
-			}
-			return "unmatched"
-		}
+		route = func(r *http.Request) string { return r.Pattern }
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := rec.since()
+			var t Timer
+			start := int64(0)
+			if name := route(r); name != "" {
+				t = rec.Op(name).Start(r.Context())
+			} else {
+				start = rec.since()
+			}
 			sw := &statusWriter{ResponseWriter: w}
 			panicked := true
 			defer func() {
-				d := time.Duration(rec.since() - start)
 				status := sw.status
 				if status == 0 {
 					status = http.StatusOK
@@ -64,10 +64,20 @@ func Middleware(rec *Recorder, route func(*http.Request) string) func(http.Handl
 				case status >= 500:
 					err = &StatusError{Code: status}
 				}
-				rec.Op(route(r)).Observe(r.Context(), d, err,
+				attrs := [...]slog.Attr{
 					slog.String("method", r.Method),
 					slog.String("path", r.URL.Path),
-					slog.Int("status", status))
+					slog.Int("status", status),
+				}
+				if t.op != nil {
+					t.End(err, attrs[:]...)
+					return
+				}
+				name := route(r)
+				if name == "" {
+					name = "unmatched"
+				}
+				rec.Op(name).Observe(r.Context(), time.Duration(rec.since()-start), err, attrs[:]...)
 			}()
 			next.ServeHTTP(sw, r)
 			panicked = false

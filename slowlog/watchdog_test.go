@@ -3,6 +3,8 @@ package slowlog
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -94,4 +96,30 @@ func TestWatchdogOverflowAndRace(t *testing.T) {
 	assert.Len(t, cp.lines("slow operation"), len(timers))
 	assert.LessOrEqual(t, len(cp.lines("slow operation still running")), inflightSlots)
 	assert.Zero(t, op.Stats().InFlight)
+}
+
+func TestWatchdogSeesRequestsWithAStaticRoute(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cp := &capture{}
+		r, err := New(&Options{Threshold: time.Second, Watchdog: 100 * time.Millisecond, Logger: slog.New(cp)})
+		require.NoError(t, err)
+		release := make(chan struct{})
+		h := Middleware(r, func(*http.Request) string { return "api.export" })(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+			<-release
+		}))
+		var wg sync.WaitGroup
+		wg.Go(func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/export", nil)) })
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		running := cp.lines("slow operation still running")
+		require.Len(t, running, 1)
+		assert.Equal(t, "api.export", running[0]["op"].String())
+		close(release)
+		wg.Wait()
+		ended := cp.lines("slow operation")
+		require.Len(t, ended, 1)
+		assert.Equal(t, int64(200), ended[0]["status"].Int64())
+		require.NoError(t, r.Close())
+	})
 }
