@@ -28,6 +28,9 @@ const (
 	// T ≤ spanNanos/(2·burst), sums of a TAT, tau and a cost stay well
 	// inside int64.
 	spanNanos int64 = 1 << 61
+	// spanMicros is the same bound for the Redis script, whose Lua numbers
+	// are doubles exact up to 2^53; Unix time in µs is about 2^50.7.
+	spanMicros int64 = 1 << 51
 )
 
 // newParams converts l to ticks of the given length (time.Nanosecond or
