@@ -28,10 +28,14 @@ import (
 // cursor is given whenever the request itself came from one, and following
 // it may yield an empty page if the rows there were deleted.
 type Page[T any] struct {
-	Items      []T    `json:"items"`
+	// Items are the page's rows in sort order, never nil.
+	Items []T `json:"items"`
+	// NextCursor reads the rows after the last item; "" at the end.
 	NextCursor string `json:"next_cursor"`
+	// PrevCursor reads the rows before the first item; "" at the start.
 	PrevCursor string `json:"prev_cursor"`
-	HasMore    bool   `json:"has_more"`
+	// HasMore reports whether NextCursor is set.
+	HasMore bool `json:"has_more"`
 	// Total is the number of rows in the whole list, when the caller chose to
 	// compute it. Counting is O(rows) in PostgreSQL (MVCC visibility), so it is
 	// opt-in: leave it nil unless a client asked, or use an estimate

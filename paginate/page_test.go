@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -424,4 +425,49 @@ func TestOversizedCursor(t *testing.T) {
 	require.NoError(t, err, "a cursor just under the limit is issued")
 	_, err = p.Request(1, c, nil, Binding{})
 	assert.NoError(t, err, "and accepted")
+}
+
+// TestConcurrentUse: one Paginator (and its Codec and Sort) serves many
+// goroutines at once; run under -race.
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	p := testPaginator(t, MustSort(Asc("id")), func(o *Options) { o.FilterParams = []string{"q"} })
+	items := make([]int64, 500)
+	for i := range items {
+		items[i] = int64(i)
+	}
+	key := func(i int64) Key { return Key{i} }
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for g := range 32 {
+		wg.Go(func() {
+			q := url.Values{"q": {fmt.Sprint(g % 4)}, "limit": {fmt.Sprint(1 + g%10)}}
+			var got []int64
+			for {
+				req, err := p.ParseValues(q, Binding{Tenant: fmt.Sprint(g % 3)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				page, err := Slice(items, req, key)
+				if err != nil {
+					errs <- err
+					return
+				}
+				got = append(got, page.Items...)
+				if !page.HasMore {
+					break
+				}
+				q.Set("cursor", page.NextCursor)
+			}
+			if !slices.Equal(got, items) {
+				errs <- fmt.Errorf("goroutine %d walked %d items", g, len(got))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
