@@ -63,6 +63,16 @@ type Codec struct {
 	dynamic sync.Map // reflect.Type → *encoder
 
 	plans *otter.Cache[planKey, *plan]
+	// parsed and validated keep recent masks from clients, so that a mask seen
+	// before costs a lookup (and keeps its memoized plan).
+	parsed    *otter.Cache[string, Mask]
+	validated *otter.Cache[validKey, Mask]
+}
+
+type validKey struct {
+	t       reflect.Type
+	mask    string
+	lenient bool
 }
 
 // New returns a Codec. It fails when a policy names a field its type does not
@@ -75,20 +85,28 @@ func New(o *Options) (*Codec, error) {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	plans, err := otter.New(&otter.Options[planKey, *plan]{
-		MaximumSize: size,
-		// Maintenance runs on the calling goroutine: the Codec owns no goroutines.
-		Executor: func(fn func()) { fn() },
-	})
+	// Maintenance runs on the calling goroutine: the Codec owns no goroutines.
+	inline := func(fn func()) { fn() }
+	plans, err := otter.New(&otter.Options[planKey, *plan]{MaximumSize: size, Executor: inline})
+	if err != nil {
+		return nil, fmt.Errorf("fieldmask: %w", err)
+	}
+	parsed, err := otter.New(&otter.Options[string, Mask]{MaximumSize: size, Executor: inline})
+	if err != nil {
+		return nil, fmt.Errorf("fieldmask: %w", err)
+	}
+	validated, err := otter.New(&otter.Options[validKey, Mask]{MaximumSize: size, Executor: inline})
 	if err != nil {
 		return nil, fmt.Errorf("fieldmask: %w", err)
 	}
 	c := &Codec{
-		policies: o.Policies,
-		limits:   o.Limits,
-		infos:    make(map[reflect.Type]*structInfo),
-		whole:    make(map[wholeKey]*encoder),
-		plans:    plans,
+		policies:  o.Policies,
+		limits:    o.Limits,
+		infos:     make(map[reflect.Type]*structInfo),
+		whole:     make(map[wholeKey]*encoder),
+		plans:     plans,
+		parsed:    parsed,
+		validated: validated,
 	}
 	for t := range o.Policies {
 		if t == nil || t.Kind() != reflect.Struct {
@@ -110,8 +128,19 @@ func MustNew(o *Options) *Codec {
 	return c
 }
 
-// Parse parses s under the Codec's [Options.Limits].
-func (c *Codec) Parse(s string) (Mask, error) { return ParseLimits(s, c.limits) }
+// Parse parses s under the Codec's [Options.Limits]. Recently parsed masks are
+// kept (up to [Options.CacheSize]), so a mask that clients send again costs a
+// lookup.
+func (c *Codec) Parse(s string) (Mask, error) {
+	if m, ok := c.parsed.GetIfPresent(s); ok {
+		return m, nil
+	}
+	m, err := ParseLimits(s, c.limits)
+	if err == nil {
+		c.parsed.Set(s, m)
+	}
+	return m, err
+}
 
 // info returns the structInfo of struct type t, building it (and the types it
 // reaches) on first use.

@@ -16,7 +16,7 @@ import (
 
 // checkSame fails unless c encodes v under All() exactly as json.Marshal does
 // (both succeed with the same bytes, or both fail).
-func checkSame(t *testing.T, c *Codec, v any) {
+func checkSame(t *testing.T, c *Codec, v any) bool {
 	t.Helper()
 	want, wantErr := json.Marshal(v)
 	got, gotErr := c.Marshal(v, All())
@@ -26,15 +26,18 @@ func checkSame(t *testing.T, c *Codec, v any) {
 	if wantErr == nil && !bytes.Equal(want, got) {
 		t.Fatalf("bytes differ for %T\njson: %s\nours: %s", v, want, got)
 	}
+	return wantErr == nil
 }
 
-func differential(t *testing.T, c *Codec, data []byte) {
+// differential reports whether encoding succeeded (an error ends the output
+// early, so the test keeps errors rare).
+func differential(t *testing.T, c *Codec, data []byte) bool {
 	t.Helper()
 	g := &gen{data: data}
 	var b Big
 	g.fill(reflect.ValueOf(&b).Elem(), 0)
-	checkSame(t, c, &b) // addressable: pointer-receiver methods apply
-	checkSame(t, c, b)  // not addressable: they do not
+	ok := checkSame(t, c, &b) // addressable: pointer-receiver methods apply
+	checkSame(t, c, b)        // not addressable: they do not
 	bs := []Big{b, {}}
 	checkSame(t, c, bs)
 	checkSame(t, c, &bs)
@@ -43,6 +46,7 @@ func differential(t *testing.T, c *Codec, data []byte) {
 	checkSame(t, c, a)
 	checkSame(t, c, b.Inners)
 	checkSame(t, c, &b.PMa)
+	return ok
 }
 
 func TestMarshalMatchesEncodingJSON(t *testing.T) {
@@ -53,13 +57,18 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 	if testing.Short() {
 		n = 300
 	}
+	succeeded := 0
 	for range n {
 		data := make([]byte, 64+r.IntN(512))
 		for i := range data {
 			data[i] = byte(r.Uint32())
 		}
-		differential(t, c, data)
+		if differential(t, c, data) {
+			succeeded++
+		}
 	}
+	// Most values must encode completely, or the comparison sees little.
+	assert.Greater(t, succeeded, n*8/10)
 }
 
 func FuzzMarshalFull(f *testing.F) {
@@ -328,14 +337,23 @@ func TestPlanCacheBounded(t *testing.T) {
 				parts = append(parts, n)
 			}
 		}
-		m := MustParse(strings.Join(parts, ","))
-		_, err := c.Marshal(u, m)
+		m, err := c.Parse(strings.Join(parts, ","))
+		require.NoError(t, err)
+		if bits%2 == 0 {
+			m, err = Validate[user](c, m, nil)
+			require.NoError(t, err)
+		}
+		_, err = c.Marshal(u, m)
 		require.NoError(t, err)
 		distinct++
 	}
 	require.Greater(t, distinct, 100*size)
 	c.plans.CleanUp()
+	c.parsed.CleanUp()
+	c.validated.CleanUp()
 	assert.LessOrEqual(t, c.plans.EstimatedSize(), size)
+	assert.LessOrEqual(t, c.parsed.EstimatedSize(), size)
+	assert.LessOrEqual(t, c.validated.EstimatedSize(), size)
 	// Whole-value encoders are per type, not per mask.
 	c.mu.Lock()
 	assert.Less(t, len(c.whole), 40)

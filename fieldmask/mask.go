@@ -74,8 +74,8 @@ type Mask struct {
 type root struct {
 	n   *node
 	key string // canonical form
-	// bound is set by Validate: the type info the mask was checked against and the
-	// grants it was checked with; nil for masks that were only parsed.
+	// bound is set by Validate: the type info the mask was checked against; nil
+	// for masks that were only parsed.
 	bound *boundInfo
 	// memo is the plan used last with this mask (a per-mask fast path in front of
 	// the codec's bounded cache).
@@ -231,7 +231,7 @@ func (m Mask) Sub(name string) Mask {
 			return Mask{}
 		}
 		if fi.elem != nil {
-			b = &boundInfo{s: fi.elem, grants: m.r.bound.grants}
+			b = &boundInfo{s: fi.elem}
 		}
 	}
 	if k == nil {

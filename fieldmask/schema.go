@@ -44,8 +44,7 @@ type fieldInfo struct {
 
 // boundInfo records the type a mask was validated against.
 type boundInfo struct {
-	s      *structInfo
-	grants func(string) bool
+	s *structInfo
 }
 
 // isLeafType reports whether t is encoded as one value that masks cannot look into:

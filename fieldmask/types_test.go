@@ -139,6 +139,13 @@ type Big struct {
 	Z      zeroer         `json:",omitzero"`
 	PZ     ptrZeroer      `json:",omitzero"`
 	OZ     int            `json:",omitzero"`
+	ZP     *zeroer        `json:",omitzero"`
+	PZP    *ptrZeroer     `json:",omitzero"`
+	IZ     isZeroer       `json:",omitzero"`
+	OEU16  uint16         `json:",omitempty"`
+	OEI32  int32          `json:",omitempty"`
+	OEF32  float32        `json:",omitempty"`
+	OEZ    zeroer         `json:",omitempty,omitzero"`
 	OZT    time.Time      `json:",omitzero"`
 	OE     string         `json:",omitempty"`
 	OEP    *int           `json:",omitempty"`
@@ -223,24 +230,34 @@ func (g *gen) float(bits int) float64 {
 	case 3:
 		return math.Pow(10, float64(int8(g.byte())%30)) * float64(g.small())
 	}
+	var f float64
 	if bits == 32 {
-		return float64(math.Float32frombits(uint32(g.u64())))
+		f = float64(math.Float32frombits(uint32(g.u64())))
+	} else {
+		f = math.Float64frombits(g.u64())
 	}
-	return math.Float64frombits(g.u64())
+	if (math.IsNaN(f) || math.IsInf(f, 0)) && g.byte() != 0xff {
+		return 1.5 // NaN and ±Inf are errors for both encoders: keep them rare
+	}
+	return f
 }
 
 func (g *gen) time() time.Time {
-	sec := g.small()
-	if g.byte()%4 == 0 {
-		sec = int64(g.u64() % (1 << 40))
+	sec := g.small() % (1 << 34) // within years 1425..2514
+	if g.byte() == 0xff {
+		sec = int64(g.u64() % (1 << 40)) // years past 9999: an error for both encoders
 	}
 	zones := []*time.Location{time.UTC, time.FixedZone("A", 3600), time.FixedZone("B", -(5*3600 + 1800)),
-		time.FixedZone("C", 25*3600), time.FixedZone("D", 59)}
-	return time.Unix(sec, int64(g.byte())*1000003).In(zones[int(g.byte())%len(zones)])
+		time.FixedZone("D", 59), time.FixedZone("E", -59)}
+	zone := zones[int(g.byte())%len(zones)]
+	if g.byte() == 0xff {
+		zone = time.FixedZone("C", 25*3600) // an error for both encoders
+	}
+	return time.Unix(sec, int64(g.byte())*1000003).In(zone)
 }
 
 func (g *gen) anyValue(depth int) any {
-	switch g.byte() % 9 {
+	switch g.byte() % 11 {
 	case 0:
 		return nil
 	case 1:
@@ -265,6 +282,13 @@ func (g *gen) anyValue(depth int) any {
 		return map[string]any{g.str(): g.anyValue(depth + 1)}
 	case 7:
 		return &ptrMarsh{S: g.str()}
+	case 8:
+		return zeroer{N: int(g.small())}
+	case 9:
+		if g.byte()%2 == 0 {
+			return (*zeroer)(nil)
+		}
+		return &zeroer{N: int(g.small())}
 	}
 	return valText(g.small())
 }
@@ -278,8 +302,11 @@ func (g *gen) fill(v reflect.Value, depth int) {
 		v.Set(reflect.ValueOf(g.time()))
 		return
 	case reflect.TypeFor[json.Number]():
-		nums := []string{"", "0", "-1.5e10", "12", "1.", "abc", "3.25E-7", "-0"}
+		nums := []string{"", "0", "-1.5e10", "12", "3.25E-7", "-0", "0.5e+3"}
 		v.SetString(nums[int(g.byte())%len(nums)])
+		if g.byte() == 0xff {
+			v.SetString("1.") // an error for both encoders
+		}
 		return
 	}
 	switch v.Kind() {
@@ -296,7 +323,7 @@ func (g *gen) fill(v reflect.Value, depth int) {
 	case reflect.String:
 		v.SetString(g.str())
 	case reflect.Interface:
-		if a := g.anyValue(depth); a != nil {
+		if a := g.anyValue(depth); a != nil && reflect.TypeOf(a).Implements(v.Type()) {
 			v.Set(reflect.ValueOf(a))
 		}
 	case reflect.Pointer:

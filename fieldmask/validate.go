@@ -120,6 +120,18 @@ func (c *Codec) Validate(t reflect.Type, m Mask, o *ValidateOptions) (Mask, erro
 	if err != nil {
 		return Mask{}, err
 	}
+	if s != nil && !m.IsEmpty() {
+		// Results that did not depend on the caller's permissions are kept.
+		k := validKey{t: s.t, mask: m.r.key, lenient: o.Lenient}
+		if out, ok := c.validated.GetIfPresent(k); ok {
+			return out, nil
+		}
+		out, usedAllow, err := validateMask(s, m, o)
+		if err == nil && !usedAllow {
+			c.validated.Set(k, out)
+		}
+		return out, err
+	}
 	if s == nil {
 		if m.IsEmpty() || m.r.n.leaf() {
 			return m.unbound(), nil
@@ -138,56 +150,68 @@ func (c *Codec) Validate(t reflect.Type, m Mask, o *ValidateOptions) (Mask, erro
 }
 
 func validate(s *structInfo, m Mask, o *ValidateOptions) (Mask, error) {
+	out, _, err := validateMask(s, m, o)
+	return out, err
+}
+
+// validateMask also reports whether the result depended on o.Allow.
+func validateMask(s *structInfo, m Mask, o *ValidateOptions) (Mask, bool, error) {
 	if m.IsEmpty() {
-		return Mask{}, nil
+		return Mask{}, false, nil
 	}
-	ve := &ValidationError{Type: s.t.String()}
-	n := checkNode(s, m.r.n, "", o, ve)
-	if len(ve.Errors) > 0 && !o.Lenient {
-		slices.SortStableFunc(ve.Errors, func(a, b PathError) int { return a.Offset - b.Offset })
-		return Mask{}, ve
+	ck := &checker{o: o}
+	n := ck.node(s, m.r.n, nil)
+	if len(ck.errs) > 0 && !o.Lenient {
+		slices.SortStableFunc(ck.errs, func(a, b PathError) int {
+			if a.Offset != b.Offset {
+				return a.Offset - b.Offset
+			}
+			return strings.Compare(a.Path, b.Path)
+		})
+		return Mask{}, ck.usedAllow, &ValidationError{Type: s.t.String(), Errors: ck.errs}
 	}
 	out := newMask(normalize(n))
 	if out.r != nil {
-		out.r.bound = &boundInfo{s: s, grants: o.Allow}
+		out.r.bound = &boundInfo{s: s}
 	}
-	return out, nil
+	return out, ck.usedAllow, nil
 }
 
-func visible(f *fieldInfo, o *ValidateOptions) bool {
+type checker struct {
+	o         *ValidateOptions
+	errs      []PathError
+	usedAllow bool // whether o.Allow was consulted
+}
+
+func (ck *checker) visible(f *fieldInfo) bool {
 	if f == nil || f.hidden {
 		return false
 	}
 	if f.optIn && f.perm != "" {
-		return o.Allow != nil && o.Allow(f.perm)
+		ck.usedAllow = true
+		return ck.o.Allow != nil && ck.o.Allow(f.perm)
 	}
 	return true
 }
 
-func allowedNames(s *structInfo, o *ValidateOptions) []string {
-	var out []string
-	for _, f := range s.fields {
-		if visible(f, o) {
-			out = append(out, f.name)
-		}
+func joinPath(stack []string, name string) string {
+	var b strings.Builder
+	for _, s := range stack {
+		writeName(&b, s)
+		b.WriteByte('.')
 	}
-	slices.Sort(out)
-	return out
+	writeName(&b, name)
+	return b.String()
 }
 
-func checkNode(s *structInfo, n *node, prefix string, o *ValidateOptions, ve *ValidationError) *node {
+func (ck *checker) node(s *structInfo, n *node, stack []string) *node {
 	out := &node{star: n.star, pos: n.pos}
-	for _, name := range n.names() {
-		k := n.kids[name]
+	for name, k := range n.kids {
 		f := s.byName[name]
-		var b strings.Builder
-		b.WriteString(prefix)
-		writeName(&b, name)
-		path := b.String()
-		if !visible(f, o) {
-			allowed := allowedNames(s, o)
-			ve.Errors = append(ve.Errors, PathError{
-				Path: path, Offset: k.pos, Reason: reasonUnknown,
+		if !ck.visible(f) {
+			allowed := allowedNames(s, ck.o)
+			ck.errs = append(ck.errs, PathError{
+				Path: joinPath(stack, name), Offset: k.pos, Reason: reasonUnknown,
 				Allowed: allowed, Suggestion: suggest(name, allowed),
 			})
 			continue
@@ -197,25 +221,22 @@ func checkNode(s *structInfo, n *node, prefix string, o *ValidateOptions, ve *Va
 		case k.leaf():
 			sub = &node{star: true, pos: k.pos}
 		case f.elem == nil:
-			for _, kn := range k.names() {
-				var kb strings.Builder
-				kb.WriteString(path)
-				kb.WriteByte('.')
-				writeName(&kb, kn)
-				ve.Errors = append(ve.Errors, PathError{Path: kb.String(), Offset: k.kids[kn].pos, Reason: reasonNoFields})
+			path := joinPath(stack, name)
+			for kn, kk := range k.kids {
+				ck.errs = append(ck.errs, PathError{Path: path + "." + joinPath(nil, kn), Offset: kk.pos, Reason: reasonNoFields})
 			}
 			if !k.star {
 				continue
 			}
 			sub = &node{star: true, pos: k.pos}
 		default:
-			sub = checkNode(f.elem, k, path+".", o, ve)
+			sub = ck.node(f.elem, k, append(stack, name))
 			if sub.empty() {
 				continue
 			}
 		}
 		if out.kids == nil {
-			out.kids = make(map[string]*node)
+			out.kids = make(map[string]*node, len(n.kids))
 		}
 		out.kids[name] = sub
 	}
@@ -275,4 +296,25 @@ func editDistance(a, b string, limit int) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+func visible(f *fieldInfo, o *ValidateOptions) bool {
+	if f == nil || f.hidden {
+		return false
+	}
+	if f.optIn && f.perm != "" {
+		return o.Allow != nil && o.Allow(f.perm)
+	}
+	return true
+}
+
+func allowedNames(s *structInfo, o *ValidateOptions) []string {
+	var out []string
+	for _, f := range s.fields {
+		if visible(f, o) {
+			out = append(out, f.name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

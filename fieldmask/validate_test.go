@@ -238,3 +238,30 @@ func TestEditDistance(t *testing.T) {
 	assert.Equal(t, "name", suggest("nmae", []string{"id", "name"}))
 	assert.Equal(t, "", suggest(strings.Repeat("x", 40), []string{strings.Repeat("y", 40)}))
 }
+
+// Validation results are cached only when they do not depend on the caller's
+// permissions: a cached result must never leak to a caller with fewer grants.
+func TestValidateCacheRespectsPermissions(t *testing.T) {
+	t.Parallel()
+	c := MustNew(nil)
+	finance := &ValidateOptions{Allow: func(p string) bool { return p == "finance" }}
+	for range 3 {
+		m, err := Validate[vOrder](c, MustParse("id,margin"), finance)
+		require.NoError(t, err)
+		assert.Equal(t, "id,margin", m.String())
+		_, err = Validate[vOrder](c, MustParse("id,margin"), nil)
+		require.Error(t, err)
+		m, err = Validate[vOrder](c, MustParse("id,margin"), &ValidateOptions{Lenient: true})
+		require.NoError(t, err)
+		assert.Equal(t, "id", m.String())
+		m, err = Validate[vOrder](c, MustParse("*"), nil)
+		require.NoError(t, err)
+		assert.False(t, m.Has("margin"))
+	}
+	// The same mask from the parse cache is the same value.
+	a, err := c.Parse("id,ship.city")
+	require.NoError(t, err)
+	b, err := c.Parse("id,ship.city")
+	require.NoError(t, err)
+	assert.Equal(t, a.r, b.r)
+}
