@@ -45,8 +45,9 @@ type Cache[V any] struct {
 	seed   maphash.Seed
 	shards []flightShard[V] // len is a power of two
 
-	now  func() int64   // the clock, in nanoseconds; the L1 store reads the same time
-	rand func() float64 // uniform in [0, 1): jitter and XFetch draws
+	now    func() int64       // the clock, in nanoseconds; the L1 store reads the same time
+	coarse *otter.CoarseClock // the clock with Options.ClockResolution, else nil
+	rand   func() float64     // uniform in [0, 1): jitter and XFetch draws
 
 	closing     context.Context // done at Close: ends every load
 	stopClosing context.CancelFunc
@@ -82,10 +83,14 @@ func New[V any](o Options) (*Cache[V], error) {
 	// wall clock moves no expiry), and they differ by the microseconds between the two
 	// starts; the store reads its own, which is faster than an interface call.
 	var clock otter.Clock
-	if cfg.clock != nil {
+	switch {
+	case cfg.clock != nil:
 		oc := otterClock{cfg.clock}
 		clock, c.now = oc, oc.NowNano
-	} else {
+	case cfg.resolution > 0:
+		c.coarse = otter.NewCoarseClock(cfg.resolution)
+		clock, c.now = c.coarse, c.coarse.NowNano
+	default:
 		start := time.Now()
 		startNanos := start.UnixNano()
 		c.now = func() int64 { return startNanos + int64(time.Since(start)) }
@@ -111,6 +116,9 @@ func New[V any](o Options) (*Cache[V], error) {
 	})
 	if err != nil {
 		c.stopClosing()
+		if c.coarse != nil {
+			c.coarse.Stop()
+		}
 		return nil, err
 	}
 	c.l1 = l1
@@ -130,9 +138,9 @@ func New[V any](o Options) (*Cache[V], error) {
 // refresh (see [Options.Beta]), and past it a stale value may be served while one runs
 // (see [Options.Stale]); both run load.
 func (c *Cache[V]) Get(ctx context.Context, key string, load Loader[V]) (V, error) {
-	if oe, ok := c.l1.GetEntry(key); ok {
-		e := oe.Value
-		if oe.SnapshotAtNano < e.quick && e.gen == c.gen.Load() {
+	if e, ok := c.l1.GetIfPresent(key); ok {
+		now := c.now()
+		if now < e.quick && e.gen == c.gen.Load() {
 			c.stats.hits.inc()
 			if e.neg {
 				var zero V
@@ -140,7 +148,7 @@ func (c *Cache[V]) Get(ctx context.Context, key string, load Loader[V]) (V, erro
 			}
 			return e.value, nil
 		}
-		if v, err, ok := c.serve(ctx, key, e, oe.SnapshotAtNano, load); ok {
+		if v, err, ok := c.serve(ctx, key, e, now, load); ok {
 			return v, err
 		}
 	}
@@ -236,6 +244,9 @@ func (c *Cache[V]) Close() error {
 		c.stopClosing()
 		c.l1.StopAllGoroutines()
 		c.wg.Wait()
+		if c.coarse != nil {
+			c.coarse.Stop() // the clock then reads the precise time
+		}
 		if c.l2 != nil {
 			err = c.l2.close()
 		}

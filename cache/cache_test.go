@@ -418,3 +418,22 @@ func TestJSONCodec(t *testing.T) {
 	require.NoError(t, codec.Unmarshal(b, &u))
 	assert.Equal(t, user{1, "ann"}, u)
 }
+
+func TestClockResolution(t *testing.T) {
+	c, err := New[string](Options{ClockResolution: time.Millisecond, TTL: time.Hour})
+	require.NoError(t, err)
+	require.NotNil(t, c.coarse)
+	before := time.Now().UnixNano()
+	assert.InDelta(t, before, c.now(), float64(time.Second), "the coarse clock tells the time")
+	v, err := c.Get(t.Context(), "k", func(context.Context, string) (string, error) { return "v", nil })
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+	v, err = c.Get(t.Context(), "k", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+	require.NoError(t, c.Close()) // stops the clock's goroutine (goleak checks)
+	assert.InDelta(t, time.Now().UnixNano(), c.now(), float64(time.Second), "after Close it reads the precise time")
+
+	fake := newTest[string](t, Options{ClockResolution: time.Millisecond, Clock: newFakeClock()})
+	assert.Nil(t, fake.coarse, "ignored with a Clock")
+}

@@ -52,8 +52,8 @@ func (c *Cache[V]) join(key string) (f *flight[V], e *entry[V], started bool) {
 		c.stats.coalesced.Add(1)
 		return f, nil, false
 	}
-	if oe, ok := c.l1.GetEntryQuietly(key); ok && usable(oe.Value, gen, oe.SnapshotAtNano) {
-		return nil, oe.Value, false
+	if e, ok := c.l1.GetIfPresent(key); ok && usable(e, gen, c.now()) {
+		return nil, e, false
 	}
 	f = &flight[V]{done: make(chan struct{}), gen: gen}
 	sh.m[key] = f // replaces (detaches) a flight of an older generation

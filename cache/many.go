@@ -49,8 +49,8 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoader[
 			continue
 		}
 		seen[key] = struct{}{}
-		if oe, ok := c.l1.GetEntry(key); ok {
-			if v, verr, ok := c.serve(ctx, key, oe.Value, oe.SnapshotAtNano, single); ok {
+		if e, ok := c.l1.GetIfPresent(key); ok {
+			if v, verr, ok := c.serve(ctx, key, e, c.now(), single); ok {
 				if verr == nil {
 					out[key] = v
 				}

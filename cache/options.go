@@ -70,8 +70,17 @@ type Options struct {
 	// background refresh. Default: nothing is logged.
 	Logger *slog.Logger
 
-	// Clock is the time source for expiry. Default: the system clock.
+	// Clock is the time source for expiry. Default: the system clock, read on every
+	// operation (see ClockResolution).
 	Clock Clock
+
+	// ClockResolution, when positive, replaces the reads of the system clock by reads of a
+	// variable that a goroutine of the Cache updates every ClockResolution (an otter
+	// CoarseClock). On machines where reading the clock is slow (many VMs) this makes a hit
+	// about twice as cheap; in exchange expiry may come up to ClockResolution early or late,
+	// and the goroutine wakes up every ClockResolution until Close. A millisecond is a good
+	// value. Default 0: the clock is read on every operation. Ignored when Clock is set.
+	ClockResolution time.Duration
 }
 
 // Clock is a source of the current time. Tests use it to move time by hand.
@@ -107,10 +116,14 @@ type config struct {
 	codec       Codec
 	logger      *slog.Logger
 	clock       Clock // nil: system clock
+	resolution  time.Duration
 }
 
 func (o Options) config() (config, error) {
 	c := config{ns: o.Namespace, codec: o.Codec, logger: o.Logger, clock: o.Clock}
+	if o.Clock == nil && o.ClockResolution > 0 {
+		c.resolution = o.ClockResolution
+	}
 	if strings.ContainsAny(o.Namespace, " \t\r\n:{}") {
 		return c, fmt.Errorf("%w: Namespace %q contains whitespace, ':', '{' or '}'", ErrInvalidOptions, o.Namespace)
 	}
