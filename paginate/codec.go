@@ -111,6 +111,12 @@ func (c *Codec) Open(token string) ([]byte, error) {
 	if len(token) > maxCursorLen {
 		return nil, cursorErr(ErrCursorMalformed, "longer than %d characters", maxCursorLen)
 	}
+	for i := 0; i < len(token); i++ {
+		// The decoder would skip \r and \n; accept nothing but the alphabet.
+		if ch := token[i]; !('A' <= ch && ch <= 'Z' || 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_') {
+			return nil, cursorErr(ErrCursorMalformed, "not URL-safe base64")
+		}
+	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil {
 		return nil, cursorErr(ErrCursorMalformed, "not URL-safe base64")

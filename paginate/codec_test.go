@@ -77,6 +77,12 @@ func TestCodecRoundTripAndTamper(t *testing.T) {
 			assert.ErrorIs(t, err, ErrInvalidCursor)
 		}
 	})
+	t.Run("characters the decoder would skip are rejected", func(t *testing.T) {
+		for _, s := range []string{tok[:10] + "\n" + tok[10:], tok + "\r\n", " " + tok, tok[:5] + "=" + tok[5:]} {
+			_, err := c.Open(s)
+			assert.ErrorIs(t, err, ErrCursorMalformed, "%q", s)
+		}
+	})
 	t.Run("garbage", func(t *testing.T) {
 		for _, s := range []string{"", "!!", "AA", "AQ", "AQA", strings.Repeat("A", 5000), "padded=="} {
 			_, err := c.Open(s)
