@@ -127,6 +127,7 @@ func subjectKeys(n int) []string {
 // a rollout stays in it when the percentage is raised, and each rollout
 // holds its percentage of subjects.
 func TestRaisingPercentOnlyAddsSubjects(t *testing.T) {
+	t.Parallel()
 	keys := subjectKeys(propertyKeys)
 	ctx := context.Background()
 	percents := []string{"0", "0.01", "0.5", "1", "5", "12.5", "33.33", "50", "99.99", "100"}
@@ -170,6 +171,7 @@ const (
 )
 
 func TestVariantWeights(t *testing.T) {
+	t.Parallel()
 	keys := subjectKeys(propertyKeys)
 	c := newStatic(t, `{"flags": {"f": {"type": "string", "variants": {"a": "A", "b": "B", "c": "C"}, "default": "a",
 		"rollout": {"split": {"a": 50, "b": 30, "c": 20}}}}}`, nil)
@@ -188,6 +190,7 @@ func TestVariantWeights(t *testing.T) {
 // 50/50, because the variant comes from an independent hash (reusing the
 // rollout hash would put all of the 10% in one variant).
 func TestVariantIndependentOfRollout(t *testing.T) {
+	t.Parallel()
 	keys := subjectKeys(propertyKeys)
 	c := newStatic(t, `{"flags": {"f": {"type": "string", "variants": {"a": "A", "b": "B", "off": "-"}, "default": "off",
 		"rollout": {"split": {"a": 1, "b": 1}, "percent": 10}}}}`, nil)
@@ -229,6 +232,7 @@ func twoByTwo(t *testing.T, c *Client, keys []string) ([4]float64, float64) {
 }
 
 func TestDifferentSaltsAreIndependent(t *testing.T) {
+	t.Parallel()
 	keys := subjectKeys(propertyKeys)
 	c := newStatic(t, `{"flags": {
 		"a": {"type": "bool", "salt": "exp-1", "rollout": {"variant": "true", "percent": 50}},
@@ -247,6 +251,7 @@ func TestDifferentSaltsAreIndependent(t *testing.T) {
 }
 
 func TestSameBucketGroupIsCorrelated(t *testing.T) {
+	t.Parallel()
 	keys := subjectKeys(propertyKeys)
 	c := newStatic(t, `{"flags": {
 		"a": {"type": "bool", "bucketGroup": "g", "rollout": {"variant": "true", "percent": 10}},
@@ -258,6 +263,7 @@ func TestSameBucketGroupIsCorrelated(t *testing.T) {
 }
 
 func TestUniformBuckets(t *testing.T) {
+	t.Parallel()
 	// 100k keys over 10 deciles of the bucket space.
 	obs := make([]float64, 10)
 	for _, k := range subjectKeys(propertyKeys) {

@@ -174,8 +174,9 @@ func (c *Client) apply(data []byte) error {
 	defer c.signalFirst()
 	doc, err := Parse(data)
 	if err != nil {
-		c.log("flags: document rejected", "err", err)
-		c.setStale(err)
+		if c.setStale(err) {
+			c.log("flags: document rejected", "err", err)
+		}
 		return err
 	}
 	c.applyDocument(doc)
@@ -208,8 +209,9 @@ func (c *Client) applyDocument(doc *Document) {
 // initializing when there is none).
 func (c *Client) unavailable(err error) {
 	defer c.signalFirst()
-	c.log("flags: source unavailable", "err", err)
-	c.setStale(err)
+	if c.setStale(err) {
+		c.log("flags: source unavailable", "err", err)
+	}
 }
 
 // unchanged reports that the source still holds the document in force: the
@@ -221,14 +223,19 @@ func (c *Client) unchanged() {
 	}
 }
 
-func (c *Client) setStale(err error) {
+// setStale records err and reports whether it is news (a change of state
+// or of error), so that a source failing on every poll logs once.
+func (c *Client) setStale(err error) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	news := c.status.Err == nil || c.status.Err.Error() != err.Error()
 	c.status.Err = err
 	if c.status.State == StateOK {
 		c.status.State = StateStale
 		c.status.Since = c.now()
+		news = true
 	}
+	return news
 }
 
 func (c *Client) setOK() {

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -295,3 +297,38 @@ func TestLastGoodFileWrittenAndUsed(t *testing.T) {
 	_, d := c3.StringDetail(ctx, "b", Subject{}, "")
 	assert.Equal(t, ReasonUnavailable, d.Reason)
 }
+
+func TestLoggerReportsChangesOnce(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	src := newManual()
+	c, err := New(context.Background(), src, &Options{Logger: logger, InitTimeout: -1})
+	require.NoError(t, err)
+	defer c.Close()
+	u := <-src.ready
+	require.NoError(t, u.Apply([]byte(docV1)))
+	for range 5 {
+		u.Unavailable(errors.New("connection refused"))
+	}
+	for range 3 {
+		_ = u.Apply([]byte(`{"flags": 1}`))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 1, strings.Count(buf.String(), "source unavailable"), buf.String())
+	assert.Equal(t, 1, strings.Count(buf.String(), "document rejected"), buf.String())
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

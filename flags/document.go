@@ -744,7 +744,8 @@ func (p *parser) condition(path string, v any) (ccond, bool) {
 	default:
 		p.add(path, "needs a value or values")
 	}
-	if c.attr == NowAttr && c.op != opBefore && c.op != opAfter && c.op != 0 {
+	c.now = c.attr == NowAttr
+	if c.now && c.op != opBefore && c.op != opAfter && c.op != 0 {
 		p.add(field(path, "attr"), "%s can only be used with before and after", NowAttr)
 	}
 	if len(p.problems) > before || c.op == 0 {

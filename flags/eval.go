@@ -92,6 +92,7 @@ type cprereq struct {
 
 type ccond struct {
 	attr  string
+	now   bool // attr is NowAttr
 	op    op
 	strs  []string
 	set   map[string]struct{}
@@ -237,7 +238,7 @@ func (e *evaluator) matchAll(conds []ccond, subj *Subject) bool {
 	for i := range conds {
 		c := &conds[i]
 		var v any
-		if c.attr == NowAttr {
+		if c.now {
 			v = e.now()
 		} else {
 			var ok bool

@@ -13,6 +13,7 @@ import (
 	"github.com/stout-go/stout/internal/redistest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 func publish(t *testing.T, rdb redis.Scripter, key, doc string) int64 {
@@ -212,4 +213,41 @@ func TestRedisRestartWithLastGoodFile(t *testing.T) {
 	assert.Equal(t, "source", ev.Origin)
 	assert.Equal(t, StateOK, c.Status().State)
 	assert.Equal(t, "X", c.String(ctx, "b", Subject{}, ""))
+}
+
+// TestRedisSourceCluster: one key, a single-key script and a plain channel
+// work the same on Redis Cluster.
+func TestRedisSourceCluster(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	rdb := cl.Client(t)
+	key := cl.Key("flags")
+	ctx := context.Background()
+	publish(t, rdb, key, docV1)
+	c, err := New(ctx, RedisSource(rdb, key, &RedisOptions{PollInterval: time.Hour}), nil)
+	require.NoError(t, err)
+	defer c.Close()
+	require.Equal(t, StateOK, c.Status().State)
+	assert.Equal(t, "X", c.String(ctx, "b", Subject{}, ""))
+	ch := events(c)
+	publish(t, rdb, key, docV2)
+	waitEvent(t, ch, 5*time.Second)
+	assert.Equal(t, "Y", c.String(ctx, "b", Subject{}, ""))
+}
+
+// TestCloseStopsSourceGoroutines: after Close nothing the client started is
+// left running.
+func TestCloseStopsSourceGoroutines(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	key := srv.Key("flags")
+	publish(t, rdb, key, docV1)
+	path := filepath.Join(t.TempDir(), "flags.json")
+	require.NoError(t, os.WriteFile(path, []byte(docV1), 0o644))
+	ignore := goleak.IgnoreCurrent()
+	for _, src := range []Source{RedisSource(rdb, key, &RedisOptions{PollInterval: 10 * time.Millisecond}), FileSource(path, &FileOptions{Interval: time.Millisecond}), Static(mustParse(t, docV1))} {
+		c, err := New(context.Background(), src, nil)
+		require.NoError(t, err)
+		require.NoError(t, c.Close())
+		goleak.VerifyNone(t, ignore)
+	}
 }
