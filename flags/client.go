@@ -185,6 +185,10 @@ func (c *Client) apply(data []byte) error {
 
 // applyDocument makes doc the current document (status ok).
 func (c *Client) applyDocument(doc *Document) {
+	if doc == nil {
+		c.unavailable(ErrNoDocument)
+		return
+	}
 	defer c.signalFirst()
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()

@@ -332,3 +332,47 @@ func TestLoggerReportsChangesOnce(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestLastGoodNeverOverridesTheSource forces both orders of the race
+// between the source's first document and the last-good file.
+func TestLastGoodNeverOverridesTheSource(t *testing.T) {
+	ctx := context.Background()
+	lg := filepath.Join(t.TempDir(), "lastgood.json")
+	require.NoError(t, os.WriteFile(lg, []byte(docV2), 0o644))
+
+	t.Run("source first", func(t *testing.T) {
+		src := SourceFunc(func(ctx context.Context, u Updater) {
+			_ = u.Apply([]byte(docV1))
+			<-ctx.Done()
+		})
+		c, err := New(ctx, src, &Options{LastGoodPath: filepath.Join(t.TempDir(), "lg.json")})
+		require.NoError(t, err)
+		defer c.Close()
+		assert.Equal(t, "source", c.Status().Origin)
+		assert.Equal(t, "X", c.String(ctx, "b", Subject{}, ""))
+	})
+	t.Run("file first, then the source", func(t *testing.T) {
+		src := newManual()
+		c, err := New(ctx, src, &Options{LastGoodPath: lg, InitTimeout: -1})
+		require.NoError(t, err)
+		defer c.Close()
+		assert.Equal(t, "last-good file", c.Status().Origin)
+		assert.Equal(t, "Y", c.String(ctx, "b", Subject{}, ""))
+		u := <-src.ready
+		require.NoError(t, u.Apply([]byte(docV1)))
+		st := c.Status()
+		assert.Equal(t, "source", st.Origin)
+		assert.Equal(t, StateOK, st.State)
+		assert.Equal(t, "X", c.String(ctx, "b", Subject{}, ""))
+		data, err := os.ReadFile(lg)
+		require.NoError(t, err)
+		assert.Equal(t, docV1, string(data), "the file follows the source")
+	})
+	t.Run("static nil document", func(t *testing.T) {
+		c, err := New(ctx, Static(nil), &Options{InitTimeout: -1})
+		require.NoError(t, err)
+		defer c.Close()
+		_, d := c.BoolDetail(ctx, "a", Subject{}, false)
+		assert.Equal(t, ReasonUnavailable, d.Reason)
+	})
+}
