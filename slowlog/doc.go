@@ -35,8 +35,8 @@
 //     within 0.8% of the exact nearest-rank quantile of the observations
 //     over the whole range 1 ns … 9 h; the maximum is exact. [Histogram]
 //     and [Snapshot] values merge exactly, so stats from several instances
-//     can be combined; histograms travel as JSON ([Histogram.MarshalJSON],
-//     and the handler's ?histograms=1).
+//     can be combined, also across processes: the handler serves them
+//     with ?histograms=1 and [DecodeSnapshot] reads them back.
 //   - Memory: bounded per op. Counters are allocated per power of two
 //     actually used, 512 bytes each, in twelve histograms (six 10-second
 //     and five 1-minute slots and the since-start total).

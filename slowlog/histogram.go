@@ -248,7 +248,7 @@ func (h Histogram) Merge(o Histogram) Histogram {
 	}
 	out := Histogram{
 		buckets: make([]bucketCount, 0, len(h.buckets)+len(o.buckets)),
-		count:   h.count + o.count,
+		count:   satAdd(h.count, o.count),
 		max:     max(h.max, o.max),
 	}
 	a, b := h.buckets, o.buckets
@@ -261,13 +261,21 @@ func (h Histogram) Merge(o Histogram) Histogram {
 			out.buckets = append(out.buckets, b[0])
 			b = b[1:]
 		default:
-			out.buckets = append(out.buckets, bucketCount{a[0].index, a[0].count + b[0].count})
+			out.buckets = append(out.buckets, bucketCount{a[0].index, satAdd(a[0].count, b[0].count)})
 			a, b = a[1:], b[1:]
 		}
 	}
 	out.buckets = append(out.buckets, a...)
 	out.buckets = append(out.buckets, b...)
 	return out
+}
+
+// satAdd adds without wrapping around (only decoded input can get there).
+func satAdd(a, b uint64) uint64 {
+	if a+b < a {
+		return math.MaxUint64
+	}
+	return a + b
 }
 
 // Buckets calls yield for every non-empty bucket in increasing order with

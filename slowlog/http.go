@@ -126,6 +126,12 @@ type handlerData struct {
 	Recent []entryJSON `json:"recent"`
 }
 
+// handlerWire is handlerData with histograms.
+type handlerWire struct {
+	snapshotWire
+	Recent []entryJSON `json:"recent"`
+}
+
 type entryJSON struct {
 	Entry
 	Attrs map[string]any `json:"attrs,omitempty"`
@@ -162,28 +168,27 @@ func attrJSON(v slog.Value) any {
 // application/json), otherwise an HTML page with one table row per op,
 // slowest first (by p99 over the last five minutes, then since start). With
 // ?histograms=1 the JSON includes every window's [Histogram], so that a
-// collector can decode the snapshots of several instances into [Snapshot]
-// values and [Snapshot.Merge] them exactly. Mount
+// collector can read the snapshots of several instances with
+// [DecodeSnapshot] and [Snapshot.Merge] them exactly. Mount
 // it on an internal port or behind authentication: op names and attributes
 // may be sensitive.
 func (r *Recorder) Handler() http.Handler {
 	page := parsePage()
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		data := handlerData{Snapshot: r.Snapshot(), Recent: entriesJSON(r.Recent(-1))}
-		if req.URL.Query().Get("histograms") != "1" {
-			for i := range data.Ops {
-				o := &data.Ops[i]
-				o.Last1m.Histogram, o.Last5m.Histogram, o.Total.Histogram = Histogram{}, Histogram{}, Histogram{}
-			}
-		}
 		slices.SortStableFunc(data.Ops, func(a, b OpStats) int {
 			return cmp.Or(cmp.Compare(b.Last5m.P99, a.Last5m.P99), cmp.Compare(b.Total.P99, a.Total.P99), strings.Compare(a.Op, b.Op))
 		})
 		w.Header().Set("Cache-Control", "no-store")
-		if req.URL.Query().Get("format") == "json" || strings.Contains(req.Header.Get("Accept"), "application/json") {
+		q := req.URL.Query()
+		if q.Get("format") == "json" || strings.Contains(req.Header.Get("Accept"), "application/json") {
 			w.Header().Set("Content-Type", "application/json")
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", "  ")
+			if q.Get("histograms") == "1" {
+				_ = enc.Encode(handlerWire{snapshotWire: wireOf(data.Snapshot), Recent: data.Recent})
+				return
+			}
 			_ = enc.Encode(data)
 			return
 		}

@@ -238,9 +238,11 @@ func TestHandlerHistogramsMergeAcrossInstances(t *testing.T) {
 		srv := httptest.NewServer(r.Handler())
 		res, err := http.Get(srv.URL + "?format=json&histograms=1")
 		require.NoError(t, err)
-		var s Snapshot
-		require.NoError(t, json.NewDecoder(res.Body).Decode(&s))
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
 		res.Body.Close()
+		s, err := DecodeSnapshot(body)
+		require.NoError(t, err)
 		srv.Close()
 		snaps = append(snaps, s)
 	}
@@ -257,4 +259,61 @@ func TestHandlerHistogramsMergeAcrossInstances(t *testing.T) {
 	w := httptest.NewRecorder()
 	r.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/?format=json", nil))
 	assert.NotContains(t, w.Body.String(), `"histogram"`, "histograms only on request")
+}
+
+func TestDecodeSnapshot(t *testing.T) {
+	t.Parallel()
+	h := histOf([]uint64{1000, 2000, 3000})
+	hj, err := json.Marshal(h)
+	require.NoError(t, err)
+	good := `{"time":"2026-01-01T00:00:00Z","ops":[{"op":"b","total":{"count":999,"errors":7,"histogram":` + string(hj) + `}},{"op":"a"}],"recent":[]}`
+	s, err := DecodeSnapshot([]byte(good))
+	require.NoError(t, err)
+	require.Len(t, s.Ops, 2)
+	assert.Equal(t, "a", s.Ops[0].Op, "sorted by name")
+	b := s.Ops[1]
+	assert.Equal(t, uint64(3), b.Total.Count, "recomputed from the histogram, not the claimed count")
+	assert.Equal(t, uint64(3), b.Total.Errors, "errors capped at the count")
+	assert.Equal(t, 3*time.Microsecond, b.Total.Max)
+	assert.Zero(t, b.Last1m.Count)
+
+	for _, bad := range []string{
+		`nope`,
+		`{"ops":[{"op":"a","in_flight":-1}]}`,
+		`{"ops":[{"op":"a"},{"op":"a"}]}`,
+		`{"ops":[{"op":"a","total":{"histogram":{"max_ns":1,"buckets":[[9999,1]]}}}]}`,
+	} {
+		_, err := DecodeSnapshot([]byte(bad))
+		require.ErrorIs(t, err, ErrInvalidSnapshot, bad)
+	}
+	_, err = DecodeSnapshot([]byte(`{"ops":[{"op":"a","total":{"histogram":{"max_ns":1,"buckets":[[9999,1]]}}}]}`))
+	require.ErrorIs(t, err, ErrInvalidHistogram)
+}
+
+func FuzzDecodeSnapshot(f *testing.F) {
+	h, _ := json.Marshal(histOf([]uint64{1000, 2000, 3000}))
+	f.Add([]byte(`{"time":"2026-01-01T00:00:00Z","ops":[{"op":"b","total":{"count":3,"errors":1,"histogram":` + string(h) + `}}]}`))
+	f.Add([]byte(`{"ops":[{"op":"a"},{"op":"b","last_1m":{"histogram":{"max_ns":5,"buckets":[[5,2]]}}}]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := DecodeSnapshot(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidSnapshot) {
+				t.Fatalf("error does not wrap ErrInvalidSnapshot: %v", err)
+			}
+			return
+		}
+		m := s.Merge(s)
+		if len(m.Ops) != len(s.Ops) {
+			t.Fatalf("merging a snapshot with itself changed the ops: %d → %d", len(s.Ops), len(m.Ops))
+		}
+		for i, o := range s.Ops {
+			if o.Total.Errors > o.Total.Count || o.Last1m.P99 > o.Last1m.Max {
+				t.Fatalf("inconsistent stats: %+v", o)
+			}
+			if o.Total.Count < 1<<62 && m.Ops[i].Total.Count != 2*o.Total.Count {
+				t.Fatalf("merge count %d, want %d", m.Ops[i].Total.Count, 2*o.Total.Count)
+			}
+		}
+	})
 }

@@ -1,6 +1,9 @@
 package slowlog
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"sort"
 	"time"
 )
@@ -17,9 +20,10 @@ type Stats struct {
 	P999      time.Duration `json:"p999_ns"`
 	Max       time.Duration `json:"max_ns"`
 	// Histogram is the whole distribution, for other quantiles and for
-	// merging. [Recorder.Handler] includes it only when asked
-	// (?histograms=1), so that a collector can merge several instances.
-	Histogram Histogram `json:"histogram,omitzero"`
+	// merging. It is left out of the JSON form of Stats to keep it small;
+	// [Recorder.Handler] serves it on request (?histograms=1) in the form
+	// [DecodeSnapshot] reads.
+	Histogram Histogram `json:"-"`
 }
 
 func statsOf(h Histogram, errs uint64) Stats {
@@ -137,4 +141,76 @@ func (r *Recorder) Snapshot() Snapshot {
 	}
 	sort.Slice(snap.Ops, func(i, j int) bool { return snap.Ops[i].Op < snap.Ops[j].Op })
 	return snap
+}
+
+// Wire form of a Snapshot with histograms, served by the handler with
+// ?histograms=1 and read by DecodeSnapshot.
+type statsWire struct {
+	Stats
+	Histogram Histogram `json:"histogram"`
+}
+
+type opWire struct {
+	Op       string    `json:"op"`
+	InFlight int       `json:"in_flight"`
+	Last1m   statsWire `json:"last_1m"`
+	Last5m   statsWire `json:"last_5m"`
+	Total    statsWire `json:"total"`
+}
+
+type snapshotWire struct {
+	Time time.Time `json:"time"`
+	Ops  []opWire  `json:"ops"`
+}
+
+func wireOf(s Snapshot) snapshotWire {
+	w := snapshotWire{Time: s.Time, Ops: make([]opWire, len(s.Ops))}
+	for i, o := range s.Ops {
+		w.Ops[i] = opWire{
+			Op: o.Op, InFlight: o.InFlight,
+			Last1m: statsWire{o.Last1m, o.Last1m.Histogram},
+			Last5m: statsWire{o.Last5m, o.Last5m.Histogram},
+			Total:  statsWire{o.Total, o.Total.Histogram},
+		}
+	}
+	return w
+}
+
+// ErrInvalidSnapshot is wrapped by the errors of [DecodeSnapshot].
+var ErrInvalidSnapshot = errors.New("slowlog: invalid snapshot")
+
+// DecodeSnapshot reads the JSON that [Recorder.Handler] serves with
+// ?format=json&histograms=1 (other members, such as the recent calls, are
+// ignored) into a Snapshot that can be merged with others. Every window's
+// stats are recomputed from its histogram, so a decoded snapshot is
+// consistent whatever the input claimed. Malformed input is an error
+// wrapping [ErrInvalidSnapshot] (and [ErrInvalidHistogram] for a bad
+// histogram).
+func DecodeSnapshot(data []byte) (Snapshot, error) {
+	var w snapshotWire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return Snapshot{}, fmt.Errorf("%w: %w", ErrInvalidSnapshot, err)
+	}
+	s := Snapshot{Time: w.Time, Ops: make([]OpStats, 0, len(w.Ops))}
+	for _, o := range w.Ops {
+		if o.InFlight < 0 {
+			return Snapshot{}, fmt.Errorf("%w: op %q: negative in_flight", ErrInvalidSnapshot, o.Op)
+		}
+		op := OpStats{Op: o.Op, InFlight: o.InFlight}
+		for _, p := range []struct {
+			dst *Stats
+			src statsWire
+		}{{&op.Last1m, o.Last1m}, {&op.Last5m, o.Last5m}, {&op.Total, o.Total}} {
+			errs := min(p.src.Errors, p.src.Histogram.Count())
+			*p.dst = statsOf(p.src.Histogram, errs)
+		}
+		s.Ops = append(s.Ops, op)
+	}
+	sort.Slice(s.Ops, func(i, j int) bool { return s.Ops[i].Op < s.Ops[j].Op })
+	for i := 1; i < len(s.Ops); i++ {
+		if s.Ops[i].Op == s.Ops[i-1].Op {
+			return Snapshot{}, fmt.Errorf("%w: op %q twice", ErrInvalidSnapshot, s.Ops[i].Op)
+		}
+	}
+	return s, nil
 }
