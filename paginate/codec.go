@@ -129,9 +129,8 @@ func (c *Codec) Open(token string) ([]byte, error) {
 		return nil, cursorErr(ErrCursorMalformed, "truncated header")
 	}
 	hdr, body := raw[:2+idLen], raw[2+idLen:]
-	id := string(hdr[2:])
 	for i, kid := range c.ids {
-		if kid != id {
+		if kid != string(hdr[2:]) {
 			continue
 		}
 		if len(body) < c.aeads[i].Overhead() {

@@ -300,32 +300,33 @@ func (p *Paginator) applyLimit(n int) (int, error) {
 
 func (p *Paginator) newRequest(q url.Values, b Binding) *Request {
 	r := &Request{p: p}
-	h := sha256.New()
-	h.Write([]byte("stout/paginate/filter/v1\x00"))
-	var buf []byte
+	var stack [512]byte
+	buf := append(stack[:0], "stout/paginate/filter/v1\x00"...)
 	put := func(s string) {
-		buf = binary.AppendUvarint(buf[:0], uint64(len(s)))
-		h.Write(buf)
-		h.Write([]byte(s))
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
 	}
 	for _, name := range p.o.FilterParams {
-		vals := slices.Clone(q[name])
-		slices.Sort(vals)
+		vals := q[name]
+		if len(vals) > 1 && !slices.IsSorted(vals) {
+			vals = slices.Sorted(slices.Values(vals))
+		}
 		put(name)
-		buf = binary.AppendUvarint(buf[:0], uint64(len(vals)))
-		h.Write(buf)
+		buf = binary.AppendUvarint(buf, uint64(len(vals)))
 		for _, v := range vals {
 			put(v)
 		}
 	}
-	buf = binary.AppendUvarint(buf[:0], uint64(len(b.Filter)))
-	h.Write(buf)
+	buf = binary.AppendUvarint(buf, uint64(len(b.Filter)))
 	for _, f := range b.Filter {
 		put(f)
 	}
-	copy(r.filter[:], h.Sum(nil))
+	sum := sha256.Sum256(buf)
+	copy(r.filter[:], sum[:])
 	if b.Tenant != "" {
-		sum := sha256.Sum256([]byte("stout/paginate/tenant/v1\x00" + b.Tenant))
+		buf = append(buf[:0], "stout/paginate/tenant/v1\x00"...)
+		buf = append(buf, b.Tenant...)
+		sum := sha256.Sum256(buf)
 		copy(r.tenant[:], sum[:])
 		r.hasTenant = true
 	}
@@ -450,7 +451,14 @@ func (r *Request) open(token string) error {
 // k, excluding that row: a per-row cursor, as Relay edges carry. The cursor
 // is bound like the request's own.
 func (r *Request) Cursor(k Key, dir Direction) (string, error) {
-	vs, err := r.p.o.Sort.normalize(k)
+	var stack [4]value
+	var dst []value
+	if n := len(r.p.o.Sort.cols); n <= len(stack) {
+		dst = stack[:n]
+	} else {
+		dst = make([]value, n)
+	}
+	vs, err := r.p.o.Sort.normalizeInto(dst, k)
 	if err != nil {
 		return "", err
 	}
