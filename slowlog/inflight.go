@@ -14,8 +14,10 @@ import (
 // but not watched.
 const inflightSlots = 32
 
-// Slot states. stateReported is or-ed into stateBusy once the watchdog has
-// reported the call.
+// Slot states, in the low bits of islot.state; stateReported is or-ed into
+// stateBusy once the watchdog has reported the call. The bits above
+// genShift count the slot's claims, so that a Timer ended twice cannot free
+// a slot that another call has claimed since.
 const (
 	stateFree     = 0
 	stateWriting  = 1 // Start is filling the slot
@@ -23,6 +25,9 @@ const (
 	stateReading  = 3 // the watchdog is reading the slot
 	stateMask     = 3
 	stateReported = 4
+	genShift      = 3
+	flagsMask     = 1<<genShift - 1
+	genMask       = 1<<(32-genShift) - 1
 )
 
 type islot struct {
@@ -35,32 +40,40 @@ type inflight struct {
 	slots [inflightSlots]islot
 }
 
-// claim takes a free slot for a call started at start (ns since base).
-func (f *inflight) claim(ctx context.Context, start int64) int32 {
+// claim takes a free slot for a call started at start (ns since base) and
+// returns its index (-1 if none is free) and claim generation.
+func (f *inflight) claim(ctx context.Context, start int64) (int32, uint32) {
 	i := uint32(uint64(start)*0x9E3779B97F4A7C15>>59) & (inflightSlots - 1)
 	for range inflightSlots {
 		s := &f.slots[i]
-		if s.state.Load() == stateFree && s.state.CompareAndSwap(stateFree, stateWriting) {
-			s.start, s.ctx = start, ctx
-			s.state.Store(stateBusy)
-			return int32(i)
+		if st := s.state.Load(); st&flagsMask == stateFree {
+			gen := (st>>genShift + 1) & genMask
+			if s.state.CompareAndSwap(st, gen<<genShift|stateWriting) {
+				s.start, s.ctx = start, ctx
+				s.state.Store(gen<<genShift | stateBusy)
+				return int32(i), gen
+			}
 		}
 		i = (i + 1) & (inflightSlots - 1)
 	}
-	return -1
+	return -1, 0
 }
 
-// release frees slot i and reports whether the watchdog reported its call.
-// The stale ctx stays in the slot until it is claimed again.
-func (f *inflight) release(i int32) bool {
+// release frees slot i if claim generation gen still holds it, and reports
+// whether the watchdog reported the call. The stale ctx stays in the slot
+// until it is claimed again.
+func (f *inflight) release(i int32, gen uint32) bool {
 	s := &f.slots[i]
 	for {
 		st := s.state.Load()
+		if st>>genShift != gen || st&stateMask == stateFree {
+			return false // ended twice: the slot is free or another call's
+		}
 		if st&stateMask == stateReading {
 			runtime.Gosched() // the watchdog copies two words and moves on
 			continue
 		}
-		if s.state.CompareAndSwap(st, stateFree) {
+		if s.state.CompareAndSwap(st, gen<<genShift|stateFree) {
 			return st&stateReported != 0
 		}
 	}
@@ -90,16 +103,17 @@ func (o *Op) watch(now int64, th Thresholds) {
 	for i := range o.live.slots {
 		s := &o.live.slots[i]
 		st := s.state.Load()
-		if st != stateBusy || !s.state.CompareAndSwap(st, stateReading) {
+		gen := st &^ flagsMask
+		if st&flagsMask != stateBusy || !s.state.CompareAndSwap(st, gen|stateReading) {
 			continue
 		}
 		start, ctx := s.start, s.ctx
 		elapsed := now - start
 		if elapsed < hard {
-			s.state.Store(stateBusy)
+			s.state.Store(gen | stateBusy)
 			continue
 		}
-		s.state.Store(stateBusy | stateReported)
+		s.state.Store(gen | stateBusy | stateReported)
 		o.reportRunning(ctx, time.Duration(elapsed), time.Duration(hard))
 	}
 }

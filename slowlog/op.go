@@ -70,13 +70,15 @@ func newOp(r *Recorder, name string, thr Thresholder) *Op {
 func (o *Op) Name() string { return o.name }
 
 // Timer is one running call of an [Op], returned by [Op.Start]. It is a
-// small value: keep it on the stack and call End (or Done) exactly once.
-// The zero Timer does nothing.
+// small value: keep it on the stack and call End (or Done) once; a second
+// End counts the call again but cannot disturb other calls' in-flight
+// tracking. The zero Timer does nothing.
 type Timer struct {
 	op    *Op
 	ctx   context.Context
-	start int64 // ns since the recorder's base
-	slot  int32 // in-flight slot, -1 if untracked
+	start int64  // ns since the recorder's base
+	slot  int32  // in-flight slot, -1 if untracked
+	gen   uint32 // claim generation of slot
 }
 
 // Start begins timing a call. ctx is passed to the logger and to
@@ -87,7 +89,7 @@ func (o *Op) Start(ctx context.Context) Timer {
 	now := o.rec.since()
 	t := Timer{op: o, ctx: ctx, start: now, slot: -1}
 	if o.live != nil {
-		t.slot = o.live.claim(ctx, now)
+		t.slot, t.gen = o.live.claim(ctx, now)
 	}
 	return t
 }
@@ -110,7 +112,7 @@ func (t Timer) end(err error, attrs []slog.Attr, lazy func() []slog.Attr) {
 	now := o.rec.since()
 	reported := false
 	if t.slot >= 0 {
-		reported = o.live.release(t.slot)
+		reported = o.live.release(t.slot, t.gen)
 	}
 	d := now - t.start
 	o.record(now, d, err)

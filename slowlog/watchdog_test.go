@@ -123,3 +123,37 @@ func TestWatchdogSeesRequestsWithAStaticRoute(t *testing.T) {
 		require.NoError(t, r.Close())
 	})
 }
+
+func TestDoubleEndKeepsOtherCallsTracked(t *testing.T) {
+	t.Parallel()
+	r, clk, cp := newTestRecorder(t, Options{Threshold: time.Second, Watchdog: time.Hour})
+	op := r.Op("twice")
+	a := op.Start(context.Background())
+	a.End(nil)
+	b := op.Start(context.Background()) // may reuse a's slot
+	a.End(nil)                          // a mistake: must not free b's slot
+	assert.Equal(t, 1, op.Stats().InFlight)
+	clk.Advance(2 * time.Second)
+	r.tick()
+	assert.Len(t, cp.lines("slow operation still running"), 1, "b is still watched")
+	b.End(nil)
+	assert.Zero(t, op.Stats().InFlight)
+	assert.Equal(t, uint64(3), op.Stats().Total.Count, "the second End counts again")
+}
+
+func TestSlotGenerationWraps(t *testing.T) {
+	t.Parallel()
+	var f inflight
+	for i := range f.slots {
+		f.slots[i].state.Store(genMask << genShift) // the last generation
+	}
+	i, gen := f.claim(context.Background(), 12345)
+	require.GreaterOrEqual(t, i, int32(0))
+	assert.Zero(t, gen, "wraps to 0")
+	assert.Equal(t, 1, f.count())
+	assert.False(t, f.release(i, gen+1), "a stale generation frees nothing")
+	assert.Equal(t, 1, f.count())
+	assert.False(t, f.release(i, gen))
+	assert.Zero(t, f.count())
+	assert.False(t, f.release(i, gen), "already free")
+}
