@@ -148,24 +148,46 @@ func tickDur(ticks int64, tick time.Duration) time.Duration {
 	return time.Duration(ticks) * tick
 }
 
-// combine folds the outcome of limit l into the decision d of the limits
-// before it: the request is allowed only if all allow it; the decision
-// reports the most restrictive limit.
-func combine(d *Decision, first bool, l Limit, o outcome, tick time.Duration) {
+// fold combines the outcomes of a key's limits into one Decision: allowed
+// only if every limit allows; Remaining is the least of them (so it stays
+// exact); Limit, RetryAfter and ResetAfter are those of the binding limit:
+// among limits that deny, the one with the longest RetryAfter; otherwise the
+// one with the fewest tokens left, and of those the one whose next token is
+// furthest away.
+type fold struct {
+	d      Decision
+	n      int
+	denied bool          // the binding limit denies
+	rem    int           // the binding limit's remaining
+	next   time.Duration // the binding limit's time until its next token
+}
+
+func (f *fold) add(l Limit, p params, o outcome, tick time.Duration) {
 	rem := int(min(o.remaining, maxBurst))
-	if first {
-		*d = Decision{Allowed: o.allowed, Limit: l, Remaining: rem, RetryAfter: tickDur(o.retry, tick), ResetAfter: tickDur(o.reset, tick)}
-		return
-	}
 	retry := tickDur(o.retry, tick)
-	switch {
-	case !o.allowed && (d.Allowed || retry > d.RetryAfter):
-		d.Limit = l
-		d.RetryAfter = retry
-	case d.Allowed && o.allowed && rem < d.Remaining:
-		d.Limit = l
+	reset := tickDur(o.reset, tick)
+	var next time.Duration
+	if !p.inf {
+		next = tickDur(o.reset-p.tau+p.t, tick)
 	}
-	d.Allowed = d.Allowed && o.allowed
-	d.Remaining = min(d.Remaining, rem)
-	d.ResetAfter = max(d.ResetAfter, tickDur(o.reset, tick))
+	replace := f.n == 0
+	switch {
+	case replace:
+	case !o.allowed:
+		replace = !f.denied || retry > f.d.RetryAfter
+	case f.denied:
+	default:
+		replace = rem < f.rem || (rem == f.rem && next > f.next)
+	}
+	if replace {
+		f.d.Limit, f.d.ResetAfter, f.d.RetryAfter = l, reset, retry
+		f.denied, f.rem, f.next = !o.allowed, rem, next
+	}
+	if f.n == 0 {
+		f.d.Allowed, f.d.Remaining = o.allowed, rem
+	} else {
+		f.d.Allowed = f.d.Allowed && o.allowed
+		f.d.Remaining = min(f.d.Remaining, rem)
+	}
+	f.n++
 }

@@ -82,12 +82,14 @@ type Decision struct {
 	// Allowed reports whether the cost was admitted (and consumed).
 	Allowed bool
 	// Limit is the limit that decided: the only one, or, when a key has
-	// several, the most restrictive (the one that denied, or the one with
-	// the fewest tokens left).
+	// several, the binding one: of those that deny, the one with the longest
+	// RetryAfter; otherwise the one with the fewest tokens left (and of
+	// those, the one whose next token is furthest away).
 	Limit Limit
 	// Remaining is the number of unit-cost requests that would be admitted
-	// right now, after this decision. It is exact: that many requests of
-	// cost 1 at this instant succeed and one more fails.
+	// right now, after this decision, by all of the key's limits. It is
+	// exact: that many requests of cost 1 at this instant succeed and one
+	// more fails.
 	Remaining int
 	// RetryAfter is how long to wait before the same request can succeed,
 	// when it was denied: retrying at exactly now+RetryAfter succeeds (with
@@ -95,8 +97,8 @@ type Decision struct {
 	// when the request was allowed and [RetryNever] when the cost can never
 	// be admitted ([ErrCostExceedsBurst]).
 	RetryAfter time.Duration
-	// ResetAfter is how long until the bucket is full again with no more
-	// traffic.
+	// ResetAfter is how long until the bucket of Limit is full again with
+	// no more traffic.
 	ResetAfter time.Duration
 }
 

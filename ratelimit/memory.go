@@ -354,8 +354,9 @@ func (m *Memory) single(sh *shard, sk uint64, l Limit, p params, n, maxWait int6
 }
 
 func (m *Memory) finishSingle(sh *shard, sk uint64, l Limit, p params, n, maxWait int64, o outcome) (Decision, booking, error) {
-	var d Decision
-	combine(&d, true, l, o, time.Nanosecond)
+	var f fold
+	f.add(l, p, o, time.Nanosecond)
+	d := f.d
 	if !o.allowed || n == 0 || maxWait < 0 {
 		return d, booking{}, nil
 	}
@@ -368,9 +369,9 @@ func (m *Memory) untracked(l Limit, p params, n, now int64, o outcome) (Decision
 	if m.onFull == FailClosed {
 		return Decision{Limit: l, RetryAfter: time.Second, ResetAfter: 0, Remaining: 0}, booking{}, ErrTooManyKeys
 	}
-	var d Decision
-	combine(&d, true, l, o, time.Nanosecond)
-	return d, booking{actAt: now}, nil
+	var f fold
+	f.add(l, p, o, time.Nanosecond)
+	return f.d, booking{actAt: now}, nil
 }
 
 func (m *Memory) multi(sh *shard, h uint64, limits []Limit, n, maxWait int64) (Decision, booking, error) {
@@ -451,16 +452,16 @@ func (m *Memory) multi(sh *shard, h uint64, limits []Limit, n, maxWait int64) (D
 			b.slots = append(b.slots, bookedSlot{key: s.key, booked: s.o.newTAT, cost: n * s.p.t})
 		}
 	}
-	var d Decision
+	var f fold
 	for i := range slots {
 		s := &slots[i]
 		o := s.o
 		if !all && o.allowed {
 			o = s.p.uncharged(s.old, now)
 		}
-		combine(&d, i == 0, limits[i], o, time.Nanosecond)
+		f.add(limits[i], s.p, o, time.Nanosecond)
 	}
-	return d, b, nil
+	return f.d, b, nil
 }
 
 func (sh *shard) cell(idx uint32) *atomic.Int64 {

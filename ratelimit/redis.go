@@ -339,7 +339,12 @@ func (r *Redis) take(ctx context.Context, key string, n int, maxWait int64) (Dec
 	if err != nil {
 		return Decision{}, redisBooking{}, err
 	}
-	ps := make([]params, len(limits))
+	var pbuf [4]params
+	ps := pbuf[:0]
+	if len(limits) > len(pbuf) {
+		ps = make([]params, 0, len(limits))
+	}
+	ps = ps[:len(limits)]
 	allInf := true
 	var costErr error
 	for i, l := range limits {
@@ -397,8 +402,7 @@ func (r *Redis) take(ctx context.Context, key string, n int, maxWait int64) (Dec
 	r.br.Record(nil)
 
 	now, all := res[0], res[1] == 1
-	var d Decision
-	first := true
+	var f fold
 	booking := redisBooking{delay: res[2]}
 	if all && n > 0 && maxWait >= 0 {
 		booking.keys = keys
@@ -418,11 +422,10 @@ func (r *Redis) take(ctx context.Context, key string, n int, maxWait int64) (Dec
 			}
 			j++
 		}
-		combine(&d, first, l, o, time.Microsecond)
-		first = false
+		f.add(l, ps[i], o, time.Microsecond)
 	}
-	d.Allowed = all
-	return d, booking, nil
+	f.d.Allowed = all
+	return f.d, booking, nil
 }
 
 var errBreakerOpen = errors.New("circuit breaker open")
@@ -454,13 +457,12 @@ func (r *Redis) fail(ctx context.Context, key string, n int, maxWait int64, limi
 		return res.d, redisBooking{local: res}, nil
 	default:
 		// FailOpen: decide as for a key with a full bucket.
-		var d Decision
-		for i, l := range limits {
+		var f fold
+		for _, l := range limits {
 			p, _ := newParams(l, time.Microsecond, spanMicros)
-			o := p.decide(0, 0, int64(n), -1)
-			combine(&d, i == 0, l, o, time.Microsecond)
+			f.add(l, p, p.decide(0, 0, int64(n), -1), time.Microsecond)
 		}
-		d.Allowed = true
-		return d, redisBooking{}, nil
+		f.d.Allowed = true
+		return f.d, redisBooking{}, nil
 	}
 }

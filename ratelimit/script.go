@@ -16,13 +16,10 @@ import "github.com/redis/go-redis/v9"
 // Reply: {now, all, act, (allowed, remaining, retry, reset, newTAT) per limit}
 // where act is the delay before a reservation may act.
 var decideScript = redis.NewScript(`
-local function fdiv(a, b)
-  local q = math.floor(a / b)
-  if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
-  return q
-end
+if redis.replicate_commands then redis.replicate_commands() end
 local n = tonumber(ARGV[1])
-local maxWait = tonumber(ARGV[2])
+local wait = tonumber(ARGV[2])
+if wait < 0 then wait = 0 end
 local now
 local pinSlack = 0
 if ARGV[3] ~= '' then
@@ -30,55 +27,59 @@ if ARGV[3] ~= '' then
   pinSlack = 3600000 -- a pinned clock does not follow real time: keep keys
 else
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  now = t[1] * 1000000 + t[2]
 end
-local slack = 0
-if maxWait > 0 then slack = maxWait end
 local m = #KEYS
 local out = {now, 1, 0}
-local base, newt, T, tau = {}, {}, {}, {}
-local all = true
 local act = now
+local all = 1
 for i = 1, m do
-  T[i] = tonumber(ARGV[2 + 2 * i])
-  tau[i] = tonumber(ARGV[3 + 2 * i])
+  local T = tonumber(ARGV[2 + 2 * i])
+  local tau = tonumber(ARGV[3 + 2 * i])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
-  local b = math.max(tat, now)
-  base[i] = b
-  local function avail(x)
-    local free = tau[i] - (x - now)
-    if free <= 0 then return 0 end
-    return fdiv(free, T[i])
-  end
-  local j = 4 + 5 * (i - 1)
-  if n == 0 then
-    out[j], out[j + 1], out[j + 2], out[j + 3], out[j + 4] = 1, avail(b), 0, b - now, 0
-  else
-    local nt = b + n * T[i]
-    local at = nt - tau[i]
-    if at <= now + slack then
-      newt[i] = nt
+  if tat < now then tat = now end
+  local x, ok, retry, nt = tat, 1, 0, 0
+  if n > 0 then
+    nt = tat + n * T
+    local at = nt - tau
+    if at <= now + wait then
+      x = nt
       if at > act then act = at end
-      out[j], out[j + 1], out[j + 2], out[j + 3], out[j + 4] = 1, avail(nt), 0, nt - now, nt
     else
-      all = false
-      out[j], out[j + 1], out[j + 2], out[j + 3], out[j + 4] = 0, avail(b), at - now, b - now, 0
+      ok, all, retry, nt = 0, 0, at - now, 0
     end
   end
+  local free = tau - (x - now)
+  local rem = 0
+  if free > 0 then
+    rem = math.floor(free / T)
+    if rem * T > free then rem = rem - 1 elseif (rem + 1) * T <= free then rem = rem + 1 end
+  end
+  local j = 5 * i - 1
+  out[j], out[j + 1], out[j + 2], out[j + 3], out[j + 4] = ok, rem, retry, x - now, nt
 end
-if n > 0 and all then
+if n > 0 and all == 1 then
   for i = 1, m do
-    redis.call('SET', KEYS[i], string.format('%d', newt[i]), 'PX', fdiv(newt[i] - now + 999, 1000) + pinSlack)
+    local j = 5 * i - 1
+    redis.call('SET', KEYS[i], string.format('%d', out[j + 4]), 'PX', math.ceil(out[j + 3] / 1000) + pinSlack)
   end
 elseif n > 0 then
+  -- Denied by some limit: nothing is charged, so report the others as they
+  -- stand.
   out[2] = 0
   for i = 1, m do
-    local j = 4 + 5 * (i - 1)
+    local j = 5 * i - 1
     if out[j] == 1 then
-      local free = tau[i] - (base[i] - now)
-      local r = 0
-      if free > 0 then r = fdiv(free, T[i]) end
-      out[j + 1], out[j + 2], out[j + 3], out[j + 4] = r, 0, base[i] - now, 0
+      local T = tonumber(ARGV[2 + 2 * i])
+      local tau = tonumber(ARGV[3 + 2 * i])
+      local base = out[j + 4] - n * T
+      local free = tau - (base - now)
+      local rem = 0
+      if free > 0 then
+        rem = math.floor(free / T)
+        if rem * T > free then rem = rem - 1 elseif (rem + 1) * T <= free then rem = rem + 1 end
+      end
+      out[j + 1], out[j + 3], out[j + 4] = rem, base - now, 0
     end
   end
 end
@@ -98,6 +99,7 @@ local function fdiv(a, b)
   if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
   return q
 end
+if redis.replicate_commands then redis.replicate_commands() end
 local now
 local pinSlack = 0
 if ARGV[2] ~= '' then
@@ -105,7 +107,7 @@ if ARGV[2] ~= '' then
   pinSlack = 3600000
 else
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  now = t[1] * 1000000 + t[2]
 end
 if now > tonumber(ARGV[1]) then return 0 end
 for i = 1, #KEYS do
