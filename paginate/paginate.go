@@ -182,7 +182,8 @@ func (p *Paginator) Parse(r *http.Request, b Binding) (*Request, error) {
 // means [Options.DefaultLimit]; a limit above [Options.MaxLimit] is lowered
 // or rejected; anything else that is not a decimal number ≥ 0 is rejected. A
 // cursor is opened and checked against the sort, q's filter parameters, b and
-// the clock. Every client mistake is a [*RequestError].
+// the clock. Every error it returns is a [*RequestError] (the client's
+// fault), so [WriteError] handles all of them.
 func (p *Paginator) ParseValues(q url.Values, b Binding) (*Request, error) {
 	size, err := p.parseLimit(q[p.o.LimitParam])
 	if err != nil {
@@ -234,7 +235,8 @@ func (p *Paginator) otherParam(name string) string {
 // Request returns a request for a page of the given size (the default when
 // 0, subject to the maximum policy) starting at cursor ("" for the first
 // page), for callers that do not read an HTTP query string, such as gRPC
-// page_token APIs. filter is fingerprinted like [Options.FilterParams].
+// page_token APIs. The values of [Options.FilterParams] are read from filter
+// (nil when there are none). Every error it returns is a [*RequestError].
 func (p *Paginator) Request(size int, cursor string, filter url.Values, b Binding) (*Request, error) {
 	size, err := p.applyLimit(size)
 	if err != nil {
