@@ -53,6 +53,14 @@ type Thresholder interface {
 	Thresholds() Thresholds
 }
 
+// ThresholdsFunc adapts a function to a [Thresholder], like
+// [http.HandlerFunc]. It is called on every End, so keep it cheap; a [Var]
+// is cheaper still.
+type ThresholdsFunc func() Thresholds
+
+// Thresholds returns f().
+func (f ThresholdsFunc) Thresholds() Thresholds { return f() }
+
 // Var is a [Thresholder] whose value can be changed at run time, like
 // [slog.LevelVar]. The zero Var holds the zero [Thresholds] (never slow).
 // It is safe for concurrent use by multiple goroutines. Ops read a Var with

@@ -332,15 +332,10 @@ func TestVarChangesAtRunTime(t *testing.T) {
 	assert.Equal(t, Thresholds{Hard: 3}, NewVar(Thresholds{Hard: 3}).Thresholds())
 }
 
-// funcThresholder checks that any Thresholder implementation works.
-type funcThresholder func() Thresholds
-
-func (f funcThresholder) Thresholds() Thresholds { return f() }
-
 func TestCustomThresholder(t *testing.T) {
 	t.Parallel()
 	r, _, cp := newTestRecorder(t, Options{Thresholds: func(string) Thresholder {
-		return funcThresholder(func() Thresholds { return Thresholds{Hard: time.Millisecond} })
+		return ThresholdsFunc(func() Thresholds { return Thresholds{Hard: time.Millisecond} })
 	}})
 	op := r.Op("c")
 	op.Observe(context.Background(), time.Microsecond, nil)
