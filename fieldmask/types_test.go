@@ -67,6 +67,15 @@ type embedUnexported struct {
 	U1 int
 }
 
+type EmbTagged struct{ X, Y int }
+
+type ExpInt int
+
+//lint:ignore U1000 an unexported embedded non-struct must be skipped
+type unexpInt int
+
+type embedUnexportedPtr struct{ Q string }
+
 type Conflict1 struct{ Dup int }
 type Conflict2 struct {
 	Dup  int
@@ -87,6 +96,11 @@ type Big struct {
 	embedUnexported
 	Conflict1
 	Conflict2
+	EmbTagged `json:"embt"`
+	ExpInt
+	//lint:ignore U1000 an unexported embedded non-struct must be skipped
+	unexpInt
+	*embedUnexportedPtr
 	Shadow int
 	B      bool
 	I      int

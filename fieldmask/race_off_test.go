@@ -1,0 +1,5 @@
+//go:build !race
+
+package fieldmask
+
+const raceEnabled = false
