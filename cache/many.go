@@ -134,29 +134,29 @@ func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V
 			err = interrupted(recover())
 		}
 		delta := c.now() - start
-		c.stats.loads.Add(1)
-		if err != nil {
-			var zero V
-			for i, key := range keys {
-				c.complete(key, fs[i], zero, err, delta)
-				if fills != nil {
-					c.writeBack(ctx, key, fills[i], nil, false)
+		c.stats.loads.Add(1) // counted before any waiter is answered
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			c.stats.loadErrors.Add(1) // one failed call
+		}
+		// Answer every waiter first, then write back to the shared level.
+		es := make([]*entry[V], len(keys))
+		stored := make([]bool, len(keys))
+		for i, key := range keys {
+			var (
+				v    V
+				kerr = err
+			)
+			if err == nil {
+				var ok bool
+				if v, ok = m[key]; !ok {
+					kerr = ErrNotFound
 				}
 			}
-			if !errors.Is(err, ErrNotFound) {
-				c.stats.loadErrors.Add(1) // one failed call
-			}
-			return
+			es[i], stored[i] = c.complete(key, fs[i], v, kerr, delta)
 		}
 		for i, key := range keys {
-			v, ok := m[key]
-			var kerr error
-			if !ok {
-				kerr = ErrNotFound
-			}
-			e, stored := c.complete(key, fs[i], v, kerr, delta)
 			if fills != nil {
-				c.writeBack(ctx, key, fills[i], e, stored)
+				c.writeBack(ctx, key, fills[i], es[i], stored[i])
 			}
 		}
 	}()
