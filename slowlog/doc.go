@@ -38,8 +38,10 @@
 //     can be combined, also across processes: the handler serves them
 //     with ?histograms=1 and [DecodeSnapshot] reads them back.
 //   - Memory: bounded per op. Counters are allocated per power of two
-//     actually used, 512 bytes each, in twelve histograms (six 10-second
-//     and five 1-minute slots and the since-start total).
+//     actually used: 256 bytes (32-bit counters) in each of the six
+//     10-second and five 1-minute slots, 512 bytes in the since-start
+//     histogram; at most about 134 KiB per op, about 30 KiB for an op whose
+//     calls span 12 powers of two.
 //   - Windows: the last-minute window covers the last 50–60 s, the
 //     five-minute window the last 4–5 min; both are empty when the op was
 //     idle that long. Rotation is lazy: no goroutine per op.

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Bucket layout: a log-linear ("HDR") histogram of durations in nanoseconds.
@@ -58,11 +59,14 @@ func estimate(i int) uint64 {
 	return uint64(math.Round(2 * float64(lo) * float64(hi) / float64(lo+hi)))
 }
 
-// chunk is one power of two of sub-bucket counters.
-type chunk [subCount]atomic.Uint64
+// chunk is one power of two of sub-bucket counters of a 10-second slot.
+// 32 bits are plenty: a counter is written for 10 s only, and 4·10⁹ calls
+// falling into one bucket in 10 s would take more atomic adds on one cache
+// line than a machine can do.
+type chunk [subCount]atomic.Uint32
 
-// hist is the concurrent form: atomic counters in lazily allocated chunks,
-// so an op whose calls span a few powers of two uses a few KiB.
+// hist is the concurrent form, written by End: atomic counters in lazily
+// allocated chunks (256 B per power of two in use).
 type hist struct {
 	chunks [numChunks]atomic.Pointer[chunk]
 	max    atomic.Int64
@@ -99,35 +103,27 @@ func (h *hist) raiseMax(v int64) {
 	}
 }
 
-// drainInto moves every count of h into dst (atomically per counter, so a
-// concurrent add is counted exactly once, in h or in dst).
-func (h *hist) drainInto(dst *hist) {
+// drainInto moves every count of h into dst, and whatever dst cannot hold
+// into spill (atomically per counter, so a concurrent add is counted
+// exactly once, in h or in dst/spill).
+func (h *hist) drainInto(dst *store[uint32], spill *store[uint64]) {
 	for c := range h.chunks {
 		p := h.chunks[c].Load()
 		if p == nil {
 			continue
 		}
-		var q *chunk
 		for s := range p {
-			n := p[s].Swap(0)
-			if n == 0 {
-				continue
-			}
-			if q == nil {
-				q = dst.chunks[c].Load()
-				if q == nil {
-					q = dst.grow(c)
+			if n := p[s].Swap(0); n != 0 {
+				if rest := dst.add(c, s, uint64(n)); rest != 0 {
+					spill.add(c, s, rest)
 				}
 			}
-			q[s].Add(n)
 		}
 	}
-	if m := h.max.Swap(0); m > 0 {
-		dst.raiseMax(m)
+	if m := h.max.Swap(0); m > dst.max {
+		dst.max = m
 	}
-	if e := h.errs.Swap(0); e > 0 {
-		dst.errs.Add(e)
-	}
+	dst.errs += h.errs.Swap(0)
 }
 
 // appendTo adds the counts of h to the dense array counts and returns the
@@ -140,7 +136,7 @@ func (h *hist) appendTo(counts *[numBuckets]uint64) (maxV int64, errs uint64) {
 		}
 		base := c << subBits
 		for s := range p {
-			counts[base+s] += p[s].Load()
+			counts[base+s] += uint64(p[s].Load())
 		}
 	}
 	return h.max.Load(), h.errs.Load()
@@ -148,16 +144,85 @@ func (h *hist) appendTo(counts *[numBuckets]uint64) (maxV int64, errs uint64) {
 
 // bytes reports the memory held by h.
 func (h *hist) bytes() int {
-	n := int(unsafeSizeofHist)
+	n := numChunks*8 + 16
 	for c := range h.chunks {
 		if h.chunks[c].Load() != nil {
-			n += subCount * 8
+			n += subCount * 4
 		}
 	}
 	return n
 }
 
-const unsafeSizeofHist = numChunks*8 + 16
+// store is the form of the 1-minute slots (uint32) and the since-start
+// histogram (uint64): plain counters, only touched under the op's mutex.
+type store[T uint32 | uint64] struct {
+	chunks [numChunks]*[subCount]T
+	max    int64
+	errs   uint64
+}
+
+// add adds n to a bucket and returns what did not fit (always 0 for uint64
+// below 2^64).
+func (h *store[T]) add(c, s int, n uint64) (rest uint64) {
+	p := h.chunks[c]
+	if p == nil {
+		p = new([subCount]T)
+		h.chunks[c] = p
+	}
+	if room := uint64(^T(0)) - uint64(p[s]); n > room {
+		rest, n = n-room, room
+	}
+	p[s] += T(n)
+	return rest
+}
+
+// moveTo moves every count of h into dst (dst must not be smaller).
+func (h *store[T]) moveTo(dst *store[uint64]) {
+	for c, p := range h.chunks {
+		if p == nil {
+			continue
+		}
+		for s, n := range p {
+			if n != 0 {
+				dst.add(c, s, uint64(n))
+				p[s] = 0
+			}
+		}
+	}
+	dst.max = max(dst.max, h.max)
+	dst.errs += h.errs
+	h.max, h.errs = 0, 0
+}
+
+func (h *store[T]) appendTo(counts *[numBuckets]uint64) (maxV int64, errs uint64) {
+	for c, p := range h.chunks {
+		if p == nil {
+			continue
+		}
+		base := c << subBits
+		for s, n := range p {
+			counts[base+s] += uint64(n)
+		}
+	}
+	return h.max, h.errs
+}
+
+func (h *store[T]) bytes() int {
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	n := numChunks*8 + 16
+	for _, p := range h.chunks {
+		if p != nil {
+			n += subCount * size
+		}
+	}
+	return n
+}
+
+// maxOpBytes bounds the histogram memory of one op: six 10-second slots of
+// 32-bit counters, five 1-minute slots of 32-bit counters, one since-start
+// histogram of 64-bit counters, every chunk allocated.
+const maxOpBytes = 12*(numChunks*8+16) + 11*numChunks*subCount*4 + numChunks*subCount*8
 
 // Histogram is an immutable latency distribution taken from a [Recorder]:
 // log-linear buckets with a relative error below 0.8% on every

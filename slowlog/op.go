@@ -29,6 +29,12 @@ type slot struct {
 	h     hist
 }
 
+// cslot is a 1-minute slot; guarded by Op.mu.
+type cslot struct {
+	epoch int64
+	h     store[uint32]
+}
+
 // Op is the handle of one named operation of a [Recorder]. Get it with
 // [Recorder.Op] and keep it. It is safe for concurrent use by multiple
 // goroutines.
@@ -45,8 +51,8 @@ type Op struct {
 	live  *inflight    // nil when the watchdog is off
 
 	mu     sync.Mutex // guards draining: coarse, total, and the rotation of fine
-	coarse [coarseSlots]slot
-	total  hist
+	coarse [coarseSlots]cslot
+	total  store[uint64]
 
 	flood flood
 }
@@ -170,22 +176,19 @@ func (o *Op) rotate(s *slot, e int64) {
 // the since-start histogram if that slot already moved on. o.mu is held.
 func (o *Op) drainFine(s *slot) {
 	fe := s.epoch.Load()
-	if fe == 0 {
-		s.h.drainInto(&o.total)
-		return
-	}
 	ce := (fe-1)/finePer + 1
 	cs := &o.coarse[ce%coarseSlots]
-	switch cur := cs.epoch.Load(); {
-	case cur == ce:
-	case cur < ce:
-		cs.h.drainInto(&o.total)
-		cs.epoch.Store(ce)
-	default:
-		s.h.drainInto(&o.total)
+	switch {
+	case fe == 0 || cs.epoch > ce: // never used, or older than the 1-minute slots
+		var tmp store[uint32]
+		s.h.drainInto(&tmp, &o.total)
+		tmp.moveTo(&o.total)
 		return
+	case cs.epoch < ce:
+		cs.h.moveTo(&o.total)
+		cs.epoch = ce
 	}
-	s.h.drainInto(&cs.h)
+	s.h.drainInto(&cs.h, &o.total)
 }
 
 // window accumulates the dense counts of one window.
@@ -195,7 +198,12 @@ type window struct {
 	errs   uint64
 }
 
-func (w *window) add(h *hist) {
+// appender is a histogram form that can add itself to a window.
+type appender interface {
+	appendTo(counts *[numBuckets]uint64) (maxV int64, errs uint64)
+}
+
+func (w *window) add(h appender) {
 	m, e := h.appendTo(&w.counts)
 	w.max = max(w.max, m)
 	w.errs += e
@@ -222,8 +230,8 @@ func (o *Op) collect(now int64, m1, m5, all *window) {
 	}
 	for i := range o.coarse {
 		s := &o.coarse[i]
-		if e := s.epoch.Load(); e != 0 && e <= ccur-coarseSlots {
-			s.h.drainInto(&o.total)
+		if e := s.epoch; e != 0 && e <= ccur-coarseSlots {
+			s.h.moveTo(&o.total)
 		}
 	}
 	for i := range o.fine {
@@ -241,7 +249,7 @@ func (o *Op) collect(now int64, m1, m5, all *window) {
 	}
 	for i := range o.coarse {
 		s := &o.coarse[i]
-		if m5 != nil && s.epoch.Load() > ccur-coarseSlots {
+		if m5 != nil && s.epoch > ccur-coarseSlots {
 			m5.add(&s.h)
 		}
 		if all != nil {
