@@ -49,14 +49,20 @@ func Parse(data []byte) (*Document, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var root any
-	if err := dec.Decode(&root); err != nil {
+	p := &parser{}
+	root, err := p.value(dec, "$", 0)
+	if errors.Is(err, errTooDeep) {
+		return nil, &ValidationError{Problems: p.problems}
+	}
+	if err != nil {
 		return nil, &ValidationError{Problems: []Problem{{"$", "not valid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}}}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, &ValidationError{Problems: []Problem{{"$", "unexpected data after the document"}}}
 	}
-	p := &parser{}
+	if len(p.problems) > 0 { // duplicate keys or too deep
+		return nil, &ValidationError{Problems: p.problems}
+	}
 	d := p.document(root)
 	if len(p.problems) > 0 {
 		return nil, &ValidationError{Problems: p.problems}
@@ -69,13 +75,86 @@ type parser struct {
 	problems []Problem
 }
 
+// maxDepth bounds the nesting of a document.
+const maxDepth = 64
+
+// value decodes one JSON value token by token, into map[string]any, []any,
+// json.Number, string, bool or nil, reporting duplicate object keys (which
+// encoding/json would silently resolve to the last one).
+func (p *parser) value(dec *json.Decoder, path string, depth int) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return tok, nil
+	}
+	if depth >= maxDepth {
+		p.add(path, "nested more than %d levels deep", maxDepth)
+		return nil, errTooDeep
+	}
+	switch d {
+	case '{':
+		m := map[string]any{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			k, _ := kt.(string)
+			v, err := p.value(dec, member(path, k), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := m[k]; dup {
+				p.add(member(path, k), "duplicate key")
+			}
+			m[k] = v
+		}
+		_, err := dec.Token() // '}'
+		return m, err
+	case '[':
+		l := []any{}
+		for dec.More() {
+			v, err := p.value(dec, index(path, len(l)), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, v)
+		}
+		_, err := dec.Token() // ']'
+		return l, err
+	}
+	return nil, fmt.Errorf("unexpected %v", d)
+}
+
+var errTooDeep = errors.New("too deep")
+
 func (p *parser) add(path, format string, args ...any) {
 	p.problems = append(p.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
-func field(path, name string) string { return path + "." + name }
+// member returns the JSON path of key in the object at path: path.key for
+// identifiers, path["key"] otherwise.
+func member(path, key string) string {
+	ident := key != ""
+	for i, c := range key {
+		if !(c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			ident = false
+			break
+		}
+	}
+	if ident {
+		return path + "." + key
+	}
+	return path + "[" + strconv.Quote(key) + "]"
+}
 
-func member(path, key string) string { return path + "[" + strconv.Quote(key) + "]" }
+func field(path, name string) string { return member(path, name) }
 
 func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 

@@ -25,7 +25,7 @@ var (
 // A Problem is one thing wrong with a flag document.
 type Problem struct {
 	// Path is the JSON path of the offending value, such as
-	// $.flags["checkout"].rules[1].when[0].op.
+	// $.flags.checkout.rules[1].when[0].op.
 	Path string `json:"path"`
 	// Message says what is wrong, for a person.
 	Message string `json:"message"`

@@ -55,8 +55,8 @@ func ExampleParse() {
 		}
 	}
 	// Output:
-	// $.flags["a"].rollout.percent: 12.345 has more than two decimals (the granularity is 0.01%)
-	// $.flags["b"].default: no variant "y" (variants: x)
+	// $.flags.a.rollout.percent: 12.345 has more than two decimals (the granularity is 0.01%)
+	// $.flags.b.default: no variant "y" (variants: x)
 }
 
 func ExampleValue() {
