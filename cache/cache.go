@@ -122,6 +122,13 @@ func New[V any](o Options) (*Cache[V], error) {
 		return nil, err
 	}
 	c.l1 = l1
+	if cfg.redis != nil {
+		if err := c.attachRedis(cfg.redis); err != nil {
+			c.stopClosing()
+			l1.StopAllGoroutines()
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -199,7 +206,9 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
 	sh.mu.Lock()
 	delete(sh.m, key)
 	e.gen = c.gen.Load()
-	c.l1.Set(key, e)
+	if !c.cfg.noL1 {
+		c.l1.Set(key, e)
+	}
 	sh.mu.Unlock()
 	return err
 }
@@ -229,7 +238,11 @@ func (c *Cache[V]) InvalidateAll(ctx context.Context) error {
 }
 
 // Stats returns a snapshot of the cache's counters.
-func (c *Cache[V]) Stats() Stats { return c.stats.snapshot() }
+func (c *Cache[V]) Stats() Stats {
+	s := c.stats.snapshot()
+	s.Redis = c.redisStats()
+	return s
+}
 
 // Close ends the loads in flight (their contexts are cancelled) and waits for every
 // goroutine of the cache, background refreshes included. After Close, hits are still

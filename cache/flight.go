@@ -149,6 +149,11 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 			c.finish(key, f, e, v, err)
 			return
 		}
+		if err := c.failClosedErr(l); err != nil {
+			var zero V
+			c.finish(key, f, nil, zero, err)
+			return
+		}
 		fill = l.fill
 	}
 	var (
@@ -206,7 +211,9 @@ func (c *Cache[V]) finish(key string, f *flight[V], e *entry[V], val V, err erro
 	if sh.m[key] == f {
 		delete(sh.m, key)
 		if e != nil && f.gen == c.gen.Load() {
-			c.l1.Set(key, e)
+			if !c.cfg.noL1 {
+				c.l1.Set(key, e)
+			}
 			stored = true
 		}
 	}

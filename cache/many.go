@@ -115,6 +115,11 @@ func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V
 				c.finish(key, fs[i], e, v, err)
 				continue
 			}
+			if err := c.failClosedErr(ls[i]); err != nil {
+				var zero V
+				c.finish(key, fs[i], nil, zero, err)
+				continue
+			}
 			missKeys, missF = append(missKeys, key), append(missF, fs[i])
 			fills = append(fills, ls[i].fill)
 		}

@@ -59,7 +59,8 @@ type Options struct {
 	LoadTimeout time.Duration
 
 	// MaxEntries bounds the number of entries held in process memory (the L1 level, an
-	// otter W-TinyLFU cache). Default [DefaultMaxEntries] (10,000).
+	// otter W-TinyLFU cache). Default [DefaultMaxEntries] (10,000). -1 keeps nothing in
+	// process memory: every Get reads Redis (an L2-only cache; needs [Options.Redis]).
 	MaxEntries int
 
 	// Codec encodes values for shared storage (the Redis level). Values in process memory
@@ -81,6 +82,12 @@ type Options struct {
 	// and the goroutine wakes up every ClockResolution until Close. A millisecond is a good
 	// value. Default 0: the clock is read on every operation. Ignored when Clock is set.
 	ClockResolution time.Duration
+
+	// Redis adds a level shared by every instance of the service (L2, in Redis) below
+	// process memory (L1): values loaded by one instance are read by the others, and
+	// Invalidate, Set and InvalidateAll reach every instance. See [RedisOptions] and the
+	// package documentation. Default nil: process memory only.
+	Redis *RedisOptions
 }
 
 // Clock is a source of the current time. Tests use it to move time by hand.
@@ -116,11 +123,13 @@ type config struct {
 	codec       Codec
 	logger      *slog.Logger
 	clock       Clock // nil: system clock
+	noL1        bool  // keep nothing in process memory (MaxEntries -1, with Redis)
+	redis       *RedisOptions
 	resolution  time.Duration
 }
 
 func (o Options) config() (config, error) {
-	c := config{ns: o.Namespace, codec: o.Codec, logger: o.Logger, clock: o.Clock}
+	c := config{ns: o.Namespace, codec: o.Codec, logger: o.Logger, clock: o.Clock, redis: o.Redis}
 	if o.Clock == nil && o.ClockResolution > 0 {
 		c.resolution = o.ClockResolution
 	}
@@ -175,8 +184,10 @@ func (o Options) config() (config, error) {
 	switch {
 	case o.MaxEntries == 0:
 		c.maxEntries = DefaultMaxEntries
+	case o.MaxEntries == -1 && o.Redis != nil:
+		c.noL1, c.maxEntries = true, 1
 	case o.MaxEntries < 0:
-		return c, fmt.Errorf("%w: MaxEntries %d is negative", ErrInvalidOptions, o.MaxEntries)
+		return c, fmt.Errorf("%w: MaxEntries %d is negative (-1, no process memory, needs Redis)", ErrInvalidOptions, o.MaxEntries)
 	default:
 		c.maxEntries = o.MaxEntries
 	}

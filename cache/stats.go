@@ -26,6 +26,10 @@ type Stats struct {
 	EarlyRefreshes uint64
 	// Evictions counts entries removed from process memory by the size bound or by expiry.
 	Evictions uint64
+	// Redis holds the counters of the Redis level (zero without [Options.Redis]). Hits
+	// and Misses above count process memory (L1); Redis.Hits and Redis.Misses count the
+	// reads of Redis that L1 misses led to.
+	Redis RedisStats
 }
 
 // stripes is the number of cells of a striped counter; a power of two.

@@ -1,0 +1,498 @@
+package cache
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stout-go/stout/internal/redistest"
+)
+
+// redisBackends runs f against a standalone server and a 3-node Cluster.
+func redisBackends(t *testing.T, f func(t *testing.T, newClient func() RedisClient, prefix string)) {
+	t.Run("standalone", func(t *testing.T) {
+		t.Parallel()
+		srv := redistest.Start(t)
+		f(t, func() RedisClient { return srv.Client(t) }, srv.Prefix)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		cl := redistest.StartCluster(t)
+		f(t, func() RedisClient { return cl.Client(t) }, cl.Prefix)
+	})
+}
+
+// newRedisCache returns a Cache[string] on client, closed in Cleanup, that knows the
+// namespace version and listens for invalidations before it is returned.
+func newRedisCache(t *testing.T, client RedisClient, prefix string, o Options) *Cache[string] {
+	t.Helper()
+	if o.Namespace == "" {
+		o.Namespace = "user"
+	}
+	ro := RedisOptions{}
+	if o.Redis != nil {
+		ro = *o.Redis
+	}
+	ro.Client = client
+	if ro.Prefix == "" {
+		ro.Prefix = prefix + "stout"
+	}
+	o.Redis = &ro
+	c := newTest[string](t, o)
+	r := c.l2.(*redisLevel)
+	require.Eventually(t, func() bool { return r.s.Stats().Version != 0 }, 10*time.Second, time.Millisecond)
+	waitListeners(t, client, r.s.Channel())
+	return c
+}
+
+// waitListeners waits until the channel has one more subscriber than before the
+// cache was made (PUBSUB NUMSUB, summed over the nodes of a Cluster).
+func waitListeners(t *testing.T, client RedisClient, channel string) {
+	t.Helper()
+	ctx := context.Background()
+	count := func() int64 {
+		var total atomic.Int64
+		numsub := func(ctx context.Context, c *redis.Client) error {
+			m, err := c.PubSubNumSub(ctx, channel).Result()
+			total.Add(m[channel])
+			return err
+		}
+		var err error
+		switch c := client.(type) {
+		case *redis.ClusterClient:
+			err = c.ForEachShard(ctx, numsub)
+		case *redis.Client:
+			err = numsub(ctx, c)
+		}
+		if err != nil {
+			return 0
+		}
+		return total.Load()
+	}
+	require.Eventually(t, func() bool { return count() > 0 }, 10*time.Second, time.Millisecond)
+}
+
+// heard waits until c has heard n invalidations from other instances.
+func heard(t *testing.T, c *Cache[string], n uint64) {
+	t.Helper()
+	require.Eventually(t, func() bool { return c.Stats().Redis.InvalidationsHeard >= n }, 10*time.Second, time.Millisecond)
+}
+
+// waitFilled waits until c's write-back of key reached Redis: the data key holds a
+// value, not a lease (the write-back happens after the callers are answered).
+func waitFilled(t *testing.T, c *Cache[string], key string) {
+	t.Helper()
+	r := c.l2.(*redisLevel)
+	require.Eventually(t, func() bool {
+		st := r.s.Stats()
+		raw, err := r.client.Get(context.Background(), r.s.DataKey(st.Version, key)).Bytes()
+		return err == nil && len(raw) > 1 && raw[1] != 'L'
+	}, 10*time.Second, time.Millisecond)
+}
+
+// source is a source of truth whose value changes.
+type source struct {
+	val   atomic.Value
+	loads atomic.Int64
+}
+
+func newSource(v string) *source {
+	s := &source{}
+	s.val.Store(v)
+	return s
+}
+
+func (s *source) load(ctx context.Context, key string) (string, error) {
+	s.loads.Add(1)
+	return key + "=" + s.val.Load().(string), nil
+}
+
+func TestRedisAcrossInstances(t *testing.T) {
+	t.Parallel()
+	redisBackends(t, func(t *testing.T, newClient func() RedisClient, prefix string) {
+		ctx := context.Background()
+
+		t.Run("L2 hit, Invalidate and InvalidateAll seen by the other instance", func(t *testing.T) {
+			src := newSource("v1")
+			a := newRedisCache(t, newClient(), prefix+"a:", Options{})
+			b := newRedisCache(t, newClient(), prefix+"a:", Options{})
+
+			v, err := a.Get(ctx, "42", src.load)
+			require.NoError(t, err)
+			assert.Equal(t, "42=v1", v)
+			waitFilled(t, a, "42")
+			v, err = b.Get(ctx, "42", src.load)
+			require.NoError(t, err)
+			assert.Equal(t, "42=v1", v)
+			assert.Equal(t, int64(1), src.loads.Load(), "b is answered by Redis")
+			assert.Equal(t, uint64(1), b.Stats().Redis.Hits)
+
+			src.val.Store("v2")
+			require.NoError(t, a.Invalidate(ctx, "42"))
+			heard(t, b, 1)
+			v, err = b.Get(ctx, "42", src.load)
+			require.NoError(t, err)
+			assert.Equal(t, "42=v2", v, "b's next Get sees a's Invalidate")
+
+			src.val.Store("v3")
+			require.NoError(t, b.InvalidateAll(ctx))
+			heard(t, a, 1)
+			for _, c := range []*Cache[string]{a, b} {
+				v, err = c.Get(ctx, "42", src.load)
+				require.NoError(t, err)
+				assert.Equal(t, "42=v3", v)
+			}
+			assert.Equal(t, int64(3), src.loads.Load())
+
+			src.val.Store("v4")
+			require.NoError(t, b.Set(ctx, "42", "42=set"))
+			heard(t, a, 2)
+			v, err = a.Get(ctx, "42", src.load)
+			require.NoError(t, err)
+			assert.Equal(t, "42=set", v, "a's next Get sees b's Set")
+		})
+
+		t.Run("stale set across instances", func(t *testing.T) {
+			for _, change := range []string{"Invalidate", "Set", "InvalidateAll"} {
+				t.Run(change, func(t *testing.T) {
+					ns := prefix + "b" + change + ":"
+					a := newRedisCache(t, newClient(), ns, Options{})
+					b := newRedisCache(t, newClient(), ns, Options{})
+					entered := make(chan struct{})
+					release := make(chan struct{})
+					var current atomic.Value
+					current.Store("old")
+					slow := func(ctx context.Context, key string) (string, error) {
+						v := current.Load().(string) // the read of the source of truth
+						close(entered)
+						<-release
+						return v, nil
+					}
+					done := make(chan string)
+					go func() {
+						v, err := a.Get(ctx, "k", slow)
+						assert.NoError(t, err)
+						done <- v
+					}()
+					<-entered // A missed (L1 and L2), holds the lease and has read "old"
+
+					current.Store("new")
+					switch change {
+					case "Invalidate":
+						require.NoError(t, b.Invalidate(ctx, "k"))
+					case "Set":
+						require.NoError(t, b.Set(ctx, "k", "new"))
+					case "InvalidateAll":
+						require.NoError(t, b.InvalidateAll(ctx))
+					}
+					heard(t, a, 1)
+					close(release)
+					assert.Equal(t, "old", <-done, "A's caller asked before the change")
+
+					fresh := func(ctx context.Context, key string) (string, error) { return current.Load().(string), nil }
+					c := newRedisCache(t, newClient(), ns, Options{})
+					for name, x := range map[string]*Cache[string]{"a": a, "b": b, "c": c} {
+						v, err := x.Get(ctx, "k", fresh)
+						require.NoError(t, err)
+						assert.Equal(t, "new", v, "%s read the value loaded before %s", name, change)
+					}
+				})
+			}
+		})
+
+		t.Run("stale fill rejected in Redis", func(t *testing.T) {
+			// The fill's write reaches Redis after B's Invalidate deleted its lease: the
+			// compare-and-set rejects it, whether or not A heard the message yet.
+			ns := prefix + "c:"
+			a := newRedisCache(t, newClient(), ns, Options{})
+			b := newRedisCache(t, newClient(), ns, Options{})
+			release := make(chan struct{})
+			entered := make(chan struct{})
+			var current atomic.Value
+			current.Store("old")
+			go func() {
+				_, _ = a.Get(ctx, "k", func(ctx context.Context, key string) (string, error) {
+					v := current.Load().(string)
+					close(entered)
+					<-release
+					return v, nil
+				})
+			}()
+			<-entered
+			current.Store("new")
+			require.NoError(t, b.Invalidate(ctx, "k"))
+			close(release)
+			// Whichever way A ended (write rejected, or lease released after the
+			// message detached its flight), Redis does not hold "old".
+			require.Eventually(t, func() bool {
+				st := a.Stats()
+				return st.Loads == 1 && st.Redis.InvalidationsHeard == 1
+			}, 10*time.Second, time.Millisecond)
+			c := newRedisCache(t, newClient(), ns, Options{})
+			v, err := c.Get(ctx, "k", func(ctx context.Context, key string) (string, error) { return current.Load().(string), nil })
+			require.NoError(t, err)
+			assert.Equal(t, "new", v)
+		})
+
+		t.Run("4 instances x 250 goroutines load a cold key once", func(t *testing.T) {
+			ns := prefix + "d:"
+			const instances, goroutines = 4, 250
+			var caches []*Cache[string]
+			for range instances {
+				caches = append(caches, newRedisCache(t, newClient(), ns, Options{
+					Redis: &RedisOptions{LeaseWait: 30 * time.Second},
+				}))
+			}
+			var loads atomic.Int64
+			gate := make(chan struct{})
+			load := func(ctx context.Context, key string) (string, error) {
+				loads.Add(1)
+				<-gate
+				return "value", nil
+			}
+			var wg sync.WaitGroup
+			for _, c := range caches {
+				for range goroutines {
+					wg.Go(func() {
+						v, err := c.Get(ctx, "cold", load)
+						assert.NoError(t, err)
+						assert.Equal(t, "value", v)
+					})
+				}
+			}
+			// Every goroutine missed, and the three instances without the lease wait
+			// for the one that has it.
+			require.Eventually(t, func() bool {
+				var misses, waits uint64
+				for _, c := range caches {
+					st := c.Stats()
+					misses += st.Misses
+					waits += st.Redis.LeaseWaits
+				}
+				return misses == instances*goroutines && waits == instances-1
+			}, 20*time.Second, time.Millisecond)
+			close(gate)
+			wg.Wait()
+			assert.Equal(t, int64(1), loads.Load(), "one load in total")
+			var waitHits uint64
+			for _, c := range caches {
+				waitHits += c.Stats().Redis.LeaseWaitHits
+			}
+			assert.Equal(t, uint64(instances-1), waitHits)
+		})
+
+		t.Run("GetMany shares values through Redis", func(t *testing.T) {
+			ns := prefix + "e:"
+			a := newRedisCache(t, newClient(), ns, Options{})
+			b := newRedisCache(t, newClient(), ns, Options{})
+			keys := make([]string, 50)
+			for i := range keys {
+				keys[i] = "id-" + strconv.Itoa(i)
+			}
+			var calls atomic.Int64
+			batch := func(ctx context.Context, missing []string) (map[string]string, error) {
+				calls.Add(1)
+				m := map[string]string{}
+				for _, k := range missing {
+					if k != "id-7" { // id-7 does not exist
+						m[k] = "v-" + k
+					}
+				}
+				return m, nil
+			}
+			m, err := a.GetMany(ctx, keys, batch)
+			require.NoError(t, err)
+			assert.Len(t, m, 49)
+			assert.Equal(t, int64(1), calls.Load())
+			for _, k := range keys {
+				waitFilled(t, a, k)
+			}
+			m, err = b.GetMany(ctx, keys, batch)
+			require.NoError(t, err)
+			assert.Len(t, m, 49)
+			assert.Equal(t, "v-id-3", m["id-3"])
+			assert.Equal(t, int64(1), calls.Load(), "b is answered by Redis, the missing key by its negative entry")
+			assert.Equal(t, uint64(50), b.Stats().Redis.Hits)
+		})
+
+		t.Run("one round trip per L2 hit", func(t *testing.T) {
+			ns := prefix + "f:"
+			clock := newFakeClock()
+			a := newRedisCache(t, newClient(), ns, Options{Clock: clock})
+			client := newClient()
+			hook := &tripCounter{}
+			client.(interface{ AddHook(redis.Hook) }).AddHook(hook)
+			b := newRedisCache(t, client, ns, Options{Clock: clock})
+			src := newSource("v")
+			_, err := a.Get(ctx, "k", src.load)
+			require.NoError(t, err)
+			waitFilled(t, a, "k")
+			hook.reset()
+			v, err := b.Get(ctx, "k", src.load)
+			require.NoError(t, err)
+			assert.Equal(t, "k=v", v)
+			trips, cmds := hook.get()
+			assert.Equal(t, int64(1), trips, "an L1 miss answered by L2 is one round trip")
+			assert.Equal(t, int64(1), cmds)
+			hook.reset()
+			_, err = b.Get(ctx, "k", src.load)
+			require.NoError(t, err)
+			trips, _ = hook.get()
+			assert.Zero(t, trips, "an L1 hit does not touch Redis")
+		})
+
+		t.Run("TTLs: sub-second data keys, version key without TTL", func(t *testing.T) {
+			client := newClient()
+			c := newRedisCache(t, client, prefix+"g:", Options{TTL: 300 * time.Millisecond})
+			_, err := c.Get(ctx, "k", newSource("v").load)
+			require.NoError(t, err)
+			waitFilled(t, c, "k")
+			r := c.l2.(*redisLevel)
+			cmd := client.(redis.Cmdable)
+			ttl, err := cmd.PTTL(ctx, r.s.DataKey(r.s.Stats().Version, "k")).Result()
+			require.NoError(t, err)
+			assert.Greater(t, ttl, time.Duration(0))
+			assert.LessOrEqual(t, ttl, 300*time.Millisecond)
+			require.NoError(t, c.InvalidateAll(ctx))
+			ttl, err = cmd.PTTL(ctx, r.s.VersionKey()).Result()
+			require.NoError(t, err)
+			assert.Equal(t, time.Duration(-1), ttl, "the version key never expires")
+		})
+
+		t.Run("L2 only", func(t *testing.T) {
+			ns := prefix + "h:"
+			c := newRedisCache(t, newClient(), ns, Options{MaxEntries: -1})
+			src := newSource("v")
+			for range 3 {
+				v, err := c.Get(ctx, "k", src.load)
+				require.NoError(t, err)
+				assert.Equal(t, "k=v", v)
+			}
+			assert.Equal(t, int64(1), src.loads.Load())
+			st := c.Stats()
+			assert.Zero(t, st.Hits, "nothing is kept in process memory")
+			// The fill is written after the first caller is answered: the second Get may
+			// find its lease and wait for it.
+			assert.Equal(t, uint64(2), st.Redis.Hits+st.Redis.LeaseWaitHits)
+		})
+	})
+}
+
+func TestRedisOutage(t *testing.T) {
+	t.Parallel()
+	for _, failClosed := range []bool{false, true} {
+		t.Run("FailClosed="+strconv.FormatBool(failClosed), func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.StartOwned(t)
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+			t.Cleanup(func() { _ = client.Close() })
+			budget := 100 * time.Millisecond
+			c := newRedisCache(t, client, srv.Prefix, Options{Redis: &RedisOptions{
+				Budget:               budget,
+				BreakerFailures:      3,
+				BreakerProbeInterval: 20 * time.Millisecond,
+				FailClosed:           failClosed,
+			}})
+			ctx := context.Background()
+			src := newSource("v")
+			_, err := c.Get(ctx, "before", src.load)
+			require.NoError(t, err)
+
+			srv.Stop(t)
+			for i := range 20 {
+				start := time.Now()
+				key := "k" + strconv.Itoa(i)
+				v, err := c.Get(ctx, key, src.load)
+				assert.Less(t, time.Since(start), budget+200*time.Millisecond, "Get %d took longer than the budget", i)
+				if failClosed {
+					assert.ErrorIs(t, err, ErrRedis)
+					continue
+				}
+				require.NoError(t, err, "fail-open: the loader answers")
+				assert.Equal(t, key+"=v", v)
+			}
+			st := c.Stats()
+			assert.True(t, st.Redis.BreakerOpen)
+			assert.Positive(t, st.Redis.Unavailable, "calls skip Redis while the breaker is open")
+			assert.Less(t, st.Redis.Errors, uint64(10), "an outage costs a few timeouts, not one per call")
+			assert.ErrorIs(t, c.Invalidate(ctx, "k0"), ErrRedis)
+
+			srv.Restart(t)
+			require.Eventually(t, func() bool { return !c.Stats().Redis.BreakerOpen }, 10*time.Second, 5*time.Millisecond)
+			require.Eventually(t, func() bool { return c.Stats().Redis.Resubscribes == 1 }, 10*time.Second, 5*time.Millisecond)
+			// L2 is used again, without a new process: a second instance is answered by it.
+			v, err := c.Get(ctx, "after", src.load)
+			require.NoError(t, err)
+			other := newRedisCache(t, srv.Client(t), srv.Prefix, Options{})
+			loads := src.loads.Load()
+			require.Eventually(t, func() bool {
+				// The fill is written after the caller is answered.
+				got, err := other.Get(ctx, "after", src.load)
+				if err != nil || got != v {
+					return false
+				}
+				st := other.Stats().Redis
+				return st.Hits+st.LeaseWaitHits == 1
+			}, 10*time.Second, 5*time.Millisecond)
+			assert.Equal(t, loads, src.loads.Load())
+		})
+	}
+}
+
+func TestRedisNewWhileDown(t *testing.T) {
+	t.Parallel()
+	srv := redistest.StartOwned(t)
+	srv.Stop(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = client.Close() })
+	c, err := New[string](Options{Namespace: "user", Redis: &RedisOptions{Client: client, Prefix: srv.Prefix + "stout", Budget: 50 * time.Millisecond}})
+	require.NoError(t, err, "New works while Redis is down")
+	t.Cleanup(func() { _ = c.Close() })
+	v, err := c.Get(context.Background(), "k", newSource("v").load)
+	require.NoError(t, err)
+	assert.Equal(t, "k=v", v)
+}
+
+func TestRedisOptionsValidated(t *testing.T) {
+	_, err := New[string](Options{Redis: &RedisOptions{}})
+	assert.ErrorIs(t, err, ErrInvalidOptions)
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { _ = client.Close() })
+	_, err = New[string](Options{Redis: &RedisOptions{Client: client, Prefix: "a{b"}})
+	assert.ErrorIs(t, err, ErrInvalidOptions)
+	_, err = New[string](Options{MaxEntries: -1})
+	assert.ErrorIs(t, err, ErrInvalidOptions, "no level at all")
+}
+
+// tripCounter is a go-redis hook counting round trips (a command or a pipeline) and
+// commands.
+type tripCounter struct{ trips, cmds atomic.Int64 }
+
+func (h *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.trips.Add(1)
+		h.cmds.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.trips.Add(1)
+		h.cmds.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+func (h *tripCounter) reset() { h.trips.Store(0); h.cmds.Store(0) }
+
+func (h *tripCounter) get() (trips, cmds int64) { return h.trips.Load(), h.cmds.Load() }
