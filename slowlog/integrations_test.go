@@ -225,6 +225,41 @@ func TestRedisHook(t *testing.T) {
 	require.NotNil(t, pipeLine)
 	assert.Equal(t, int64(3), pipeLine["commands"].Int64())
 	assert.Contains(t, pipeLine["args"].String(), "incr "+srv.Key("n"))
+
+	dial, ok := snap.Op("redis.dial")
+	require.True(t, ok)
+	assert.GreaterOrEqual(t, dial.Total.Count, uint64(1), "new connections are timed")
+	assert.Zero(t, dial.Total.Errors)
+}
+
+func TestRedisArgsNeverShowCredentials(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "auth ... (2 arguments not logged)", formatArgs([]any{"auth", "user", "s3cret"}))
+	assert.Equal(t, "HELLO ... (4 arguments not logged)", formatArgs([]any{"HELLO", 3, "AUTH", "u", "p"}))
+	assert.Equal(t, "config ... (3 arguments not logged)", formatArgs([]any{"config", "set", "requirepass", "x"}))
+	assert.Equal(t, "get k", formatArgs([]any{"get", "k"}))
+	assert.Equal(t, "set k [1 2] 3", formatArgs([]any{"set", []byte("k"), []int{1, 2}, 3}))
+	many := make([]any, 40)
+	for i := range many {
+		many[i] = "a"
+	}
+	assert.True(t, strings.HasSuffix(formatArgs(many), "a ... (8 more arguments)"))
+
+	srv := redistest.Start(t)
+	cp := &capture{}
+	r, err := New(&Options{Threshold: time.Nanosecond, Logger: slog.New(cp), LogBurst: 1000})
+	require.NoError(t, err)
+	defer r.Close()
+	client := srv.Client(t)
+	client.AddHook(NewRedisHook(r, "r."))
+	ctx := context.Background()
+	_ = client.Do(ctx, "AUTH", "nobody", "hunter2").Err() // fails: no such user; must not be logged
+	require.NoError(t, client.Ping(ctx).Err())
+	for _, l := range cp.lines("slow operation") {
+		assert.NotContains(t, l["args"].String(), "hunter2")
+	}
+	_, ok := r.Snapshot().Op("r.auth")
+	assert.True(t, ok, "custom prefix")
 }
 
 func TestHandlerHistogramsMergeAcrossInstances(t *testing.T) {

@@ -14,17 +14,21 @@ import (
 )
 
 // RedisHook is a go-redis [redis.Hook] that times every command under the
-// op "<prefix><command>" (for example "redis.get") and every pipeline or
+// op "<prefix><command>" (for example "redis.get"), every pipeline or
 // transaction under "<prefix>pipeline", with the number of commands as an
-// attribute. A [redis.Nil] reply is not an error. Add it with
-// client.AddHook; it works with *redis.Client, *redis.ClusterClient and
-// *redis.Ring. Slow calls are logged with their arguments, capped as in
-// Redis SLOWLOG.
+// attribute, and every new connection under "<prefix>dial". A [redis.Nil]
+// reply is not an error. Add it with client.AddHook; it works with
+// *redis.Client, *redis.ClusterClient and *redis.Ring.
+//
+// Slow calls are logged with their arguments, capped as in Redis SLOWLOG
+// (32 arguments, 128 bytes each); the arguments of commands that can carry
+// credentials (AUTH, HELLO, MIGRATE, ACL, CONFIG) are never logged.
 type RedisHook struct {
 	rec    *Recorder
 	prefix string
 	ops    sync.Map // command name → *Op
 	pipe   *Op
+	dial   *Op
 }
 
 // NewRedisHook returns a hook recording into rec with op names starting
@@ -33,7 +37,7 @@ func NewRedisHook(rec *Recorder, prefix string) *RedisHook {
 	if prefix == "" {
 		prefix = "redis."
 	}
-	return &RedisHook{rec: rec, prefix: prefix, pipe: rec.Op(prefix + "pipeline")}
+	return &RedisHook{rec: rec, prefix: prefix, pipe: rec.Op(prefix + "pipeline"), dial: rec.Op(prefix + "dial")}
 }
 
 func (h *RedisHook) op(name string) *Op {
@@ -52,10 +56,13 @@ func redisErr(err error) error {
 	return err
 }
 
-// DialHook passes dials through untimed.
+// DialHook times new connections.
 func (h *RedisHook) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return next(ctx, network, addr)
+		t := h.dial.Start(ctx)
+		conn, err := next(ctx, network, addr)
+		t.End(err, slog.String("addr", addr))
+		return conn, err
 	}
 }
 
@@ -110,8 +117,15 @@ func pipeArgs(p []redis.Cmder) string {
 }
 
 // formatArgs joins at most 32 arguments, each cut at 128 bytes (the limits
-// of Redis SLOWLOG).
+// of Redis SLOWLOG), and leaves out the arguments of commands that can carry
+// credentials.
 func formatArgs(args []any) string {
+	if len(args) > 1 {
+		switch strings.ToLower(argString(args[0])) {
+		case "auth", "hello", "migrate", "acl", "config":
+			return argString(args[0]) + " ... (" + strconv.Itoa(len(args)-1) + " arguments not logged)"
+		}
+	}
 	var b strings.Builder
 	for i, a := range args {
 		if i == 32 {
