@@ -48,7 +48,10 @@
 // expanded OR form with a redundant bound on the first column so the planner
 // can still seek. NULLs are handled by explicit IS NULL branches chosen from
 // the boundary value and the NULL placement (never COALESCE, which defeats
-// indexes). [Request.OrderBy] writes the matching ORDER BY, reversed for a
+// indexes). With a nullable first column, the rows after a boundary can span
+// both its non-NULL and its NULL rows, which no single predicate covers as one
+// index range; [Request.Segments] splits the page into two ranges to combine
+// with UNION ALL. [Request.OrderBy] writes the matching ORDER BY, reversed for a
 // [Backward] page; fetch [Request.Limit] rows (one more than the page size)
 // and [NewPage] knows whether another page follows without counting. The
 // cursor pointing back the way the client came is given whenever the request

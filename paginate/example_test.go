@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/stout-go/stout/paginate"
@@ -199,4 +200,32 @@ func ExampleCodec_rotation() {
 	// Output:
 	// cursor payload <nil>
 	// paginate: cursor failed authentication: unknown key ID
+}
+
+func ExampleRequest_Segments() {
+	// due_at is nullable, NULLs last: after a non-NULL boundary come the
+	// later dates and then every NULL row. One predicate cannot be one index
+	// range, so the page is two ranges joined by UNION ALL.
+	sort := paginate.MustSort(paginate.Asc("due_at").Time().Nullable(paginate.NullsLast), paginate.Asc("id"))
+	codec, _ := paginate.NewCodec(paginate.Secret{ID: "k", Key: key32})
+	p, _ := paginate.New(paginate.Options{Sort: sort, Codec: codec})
+	first, _ := p.Request(20, "", nil, paginate.Binding{})
+	cursor, _ := first.Cursor(paginate.Key{time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), 7}, paginate.Forward)
+	req, _ := p.Request(20, cursor, nil, paginate.Binding{})
+
+	order := " ORDER BY " + req.OrderBy(paginate.Postgres) + " LIMIT " + fmt.Sprint(req.Limit())
+	var parts []string
+	var args []any
+	for _, seg := range req.Segments(paginate.Postgres, 2) { // $1 is the tenant filter
+		parts = append(parts, "(SELECT id, due_at FROM tasks WHERE org = $1 AND "+seg.Where+order+")")
+		args = append(args, seg.Args...)
+	}
+	fmt.Println(strings.Join(parts, "\nUNION ALL\n") + "\n" + order[1:])
+	fmt.Println(len(args), "args")
+	// Output:
+	// (SELECT id, due_at FROM tasks WHERE org = $1 AND due_at >= $2 AND ((due_at > $2) OR (due_at = $2 AND id > $3)) ORDER BY due_at ASC NULLS LAST, id ASC LIMIT 21)
+	// UNION ALL
+	// (SELECT id, due_at FROM tasks WHERE org = $1 AND due_at IS NULL ORDER BY due_at ASC NULLS LAST, id ASC LIMIT 21)
+	// ORDER BY due_at ASC NULLS LAST, id ASC LIMIT 21
+	// 2 args
 }

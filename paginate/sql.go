@@ -113,9 +113,12 @@ type whereBuilder struct {
 	cols    []Column
 	vals    []value
 	reverse bool
-	next    int   // next Postgres placeholder number
-	pg      []int // Postgres placeholder number of each column's value, 0 = none yet
-	args    []any
+	// Segment modes (see Request.Segments): nonNull0 leaves out the NULL rows
+	// of the first column, null0 keeps only them.
+	nonNull0, null0 bool
+	next            int   // next Postgres placeholder number
+	pg              []int // Postgres placeholder number of each column's value, 0 = none yet
+	args            []any
 }
 
 func (w *whereBuilder) ph(i int) string {
@@ -176,7 +179,7 @@ func (w *whereBuilder) after(i int, orEqual bool) string {
 		op += "="
 	}
 	cond := c.name + " " + op + " " + w.ph(i)
-	if nullable && w.nullsAfter(i) {
+	if nullable && w.nullsAfter(i) && !(i == 0 && w.nonNull0) {
 		return "(" + cond + " OR " + c.name + " IS NULL)"
 	}
 	return cond
@@ -220,8 +223,12 @@ func (w *whereBuilder) build(inclusive bool) string {
 	}
 	// Redundant leading bound: lets the planner seek on the first column.
 	lead := w.after(0, true)
+	start := 0
+	if w.null0 {
+		lead, start = w.cols[0].name+" IS NULL", 1
+	}
 	var branches []string
-	for i := range n {
+	for i := start; i < n; i++ {
 		orEqual := inclusive && i == n-1
 		if w.vals[i].null && !orEqual && w.nullsAfter(i) {
 			continue // nothing comes after NULL in this column
@@ -271,4 +278,54 @@ func (r *Request) WhereBehind(d Dialect, first int) (string, []any) {
 		w.next = 1
 	}
 	return w.build(!r.inclusive), w.args
+}
+
+// Segment is one index range of a page's rows: a boolean SQL condition and
+// its arguments.
+type Segment struct {
+	Where string
+	Args  []any
+}
+
+// Segments returns the page's condition (the rows [Request.Where] selects)
+// split into conditions that each cover one index range, in the order of
+// travel. There is one segment, equal to Where, except when the first sort
+// column is nullable and the rows after the boundary span both its non-NULL
+// and its NULL rows: PostgreSQL cannot search "c < $1 OR c IS NULL" as one
+// index range, so a single query filters every row before the boundary (25
+// ms instead of 0.1 ms at depth 90,000 in the benchmark module). Then there
+// are two segments, and each becomes its own ordered, limited SELECT:
+//
+//	(SELECT … WHERE <filters> AND <seg 1> ORDER BY <o> LIMIT <n>)
+//	UNION ALL
+//	(SELECT … WHERE <filters> AND <seg 2> ORDER BY <o> LIMIT <n>)
+//	ORDER BY <o> LIMIT <n>
+//
+// with o = [Request.OrderBy] and n = [Request.Limit]; PostgreSQL answers it
+// with a Merge Append of two index range scans. The outer ORDER BY names
+// output columns, so the sort columns must be selected and unqualified.
+// Postgres placeholders of later segments continue where earlier ones stop;
+// for "?" dialects, pass each segment's arguments in text order.
+func (r *Request) Segments(d Dialect, first int) []Segment {
+	if first < 1 {
+		first = 1
+	}
+	cols := r.p.o.Sort.cols
+	if r.bound != nil && cols[0].nulls != 0 {
+		w := whereBuilder{d: d, cols: cols, vals: r.bound, reverse: r.dir == Backward, next: first}
+		switch {
+		case !r.bound[0].null && w.nullsAfter(0):
+			w.nonNull0 = true
+			seg := Segment{Where: w.build(r.inclusive)}
+			seg.Args = w.args
+			return []Segment{seg, {Where: cols[0].name + " IS NULL"}}
+		case r.bound[0].null && !w.nullsAfter(0):
+			w.null0 = true
+			seg := Segment{Where: w.build(r.inclusive)}
+			seg.Args = w.args
+			return []Segment{seg, {Where: cols[0].name + " IS NOT NULL"}}
+		}
+	}
+	where, args := r.Where(d, first)
+	return []Segment{{Where: where, Args: args}}
 }

@@ -53,6 +53,13 @@ func TestSQLGolden(t *testing.T) {
 					r := &Request{p: p, Size: 3, dir: c.dir, inclusive: c.incl, bound: vs}
 					w, args := r.Where(d, 2)
 					fmt.Fprintf(&out, "%s from %v:\n  WHERE %s\n  ORDER BY %s\n  args %s\n", c.label, fmtKey(k), w, r.OrderBy(d), fmtArgs(args))
+					if segs := r.Segments(d, 2); len(segs) > 1 {
+						for i, seg := range segs {
+							fmt.Fprintf(&out, "  segment %d: %s %s\n", i+1, seg.Where, fmtArgs(seg.Args))
+						}
+					} else {
+						assert.Equal(t, Segment{Where: w, Args: args}, segs[0])
+					}
 					if d == Postgres {
 						assert.NotContains(t, w, "?")
 					} else {
@@ -167,4 +174,24 @@ func TestWhereBehind(t *testing.T) {
 	bwd := Page[int]{PrevCursor: "p", NextCursor: "n", HasMore: true}
 	bwd.SetBehind(&Request{dir: Backward}, false)
 	assert.Equal(t, Page[int]{PrevCursor: "p"}, bwd)
+}
+
+func TestSegmentsSingle(t *testing.T) {
+	t.Parallel()
+	p := testPaginator(t, MustSort(Asc("due").Nullable(NullsLast), Asc("id")), nil)
+	first := &Request{p: p, Size: 3}
+	assert.Equal(t, []Segment{{Where: "1 = 1"}}, first.Segments(Postgres, 1), "first page")
+	vs, err := p.o.Sort.normalize(Key{nil, 7})
+	require.NoError(t, err)
+	// Forward from a NULL with NULLs last: only NULL rows remain, one range.
+	r := &Request{p: p, Size: 3, bound: vs}
+	w, args := r.Where(Postgres, 1)
+	assert.Equal(t, []Segment{{Where: w, Args: args}}, r.Segments(Postgres, 0))
+	// Backward from a non-NULL row with NULLs last: no NULL rows, one range.
+	vs, err = p.o.Sort.normalize(Key{5, 7})
+	require.NoError(t, err)
+	r = &Request{p: p, Size: 3, bound: vs, dir: Backward}
+	w, args = r.Where(MySQL, 1)
+	assert.Equal(t, []Segment{{Where: w, Args: args}}, r.Segments(MySQL, 1))
+	assert.NotContains(t, w, "IS NULL")
 }

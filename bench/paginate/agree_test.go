@@ -37,6 +37,12 @@ func TestWalksAgreeWithOffset(t *testing.T) {
 				agree(t, conn, table, sc, sizes)
 			})
 		}
+		if sc.sort.Columns()[0].NullPlacement() != 0 {
+			sc.dialect, sc.union = paginate.Postgres, true
+			t.Run(sc.name+"/postgres-segments", func(t *testing.T) {
+				agree(t, conn, table, sc, []int{1, 7, 50})
+			})
+		}
 	}
 }
 

@@ -313,3 +313,83 @@ func planCost(tb testing.TB, plan string) (ms float64, buffers int) {
 	}
 	return ms, buffers
 }
+
+// TestExplainNullableSegments shows why Request.Segments exists: with a
+// nullable first sort column, the single predicate from Where crosses the
+// border between NULL and non-NULL rows, and PostgreSQL filters every row
+// before the boundary; the UNION ALL of the segments is two index range
+// scans. It checks the segment plans seek, and logs both.
+func TestExplainNullableSegments(t *testing.T) {
+	conn := connect(t)
+	table := tableName(t)
+	exec(t, conn, `CREATE TABLE `+table+` AS
+		SELECT g AS id, CASE WHEN g % 5 = 0 THEN NULL
+		       ELSE timestamptz '2020-01-01 00:00:00+00' + (g / 3) * interval '1 millisecond' END AS at
+		FROM generate_series(1, 100000) AS g`)
+	t.Cleanup(func() { _, _ = conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+table) })
+	exec(t, conn, "CREATE INDEX ON "+table+" (at DESC NULLS LAST, id DESC)")
+	exec(t, conn, "VACUUM ANALYZE "+table)
+
+	sort := paginate.MustSort(paginate.Desc("at").Time().Nullable(paginate.NullsLast), paginate.Desc("id"))
+	p := newPaginator(t, sort)
+	first, err := p.Request(benchPageSize, "", nil, paginate.Binding{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Forward from the middle of the non-NULL rows (NULLs come after), and
+	// backward from the middle of the NULL rows (non-NULL rows come before).
+	mid := time.Date(2020, 1, 1, 0, 0, 15, 0, time.UTC)
+	fwd, err := first.Cursor(paginate.Key{mid, int64(45000)}, paginate.Forward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bwd, err := first.Cursor(paginate.Key{nil, int64(50000)}, paginate.Backward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	explain := func(sql string, args ...any) string {
+		rows, err := conn.Query(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+sql, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		var lines []string
+		for rows.Next() {
+			var l string
+			if err := rows.Scan(&l); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, l)
+		}
+		return strings.Join(lines, "\n")
+	}
+	for name, cursor := range map[string]string{"forward from a non-NULL row": fwd, "backward from a NULL row": bwd} {
+		req, err := p.Request(benchPageSize, cursor, nil, paginate.Binding{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		order := " ORDER BY " + req.OrderBy(paginate.Postgres) + " LIMIT " + strconv.Itoa(req.Limit())
+		where, args := req.Where(paginate.Postgres, 1)
+		single := explain("SELECT id, at FROM "+table+" WHERE "+where+order, args...)
+		segs := req.Segments(paginate.Postgres, 1)
+		if len(segs) != 2 {
+			t.Fatalf("%s: %d segments", name, len(segs))
+		}
+		var parts []string
+		args = nil
+		for _, s := range segs {
+			parts = append(parts, "(SELECT id, at FROM "+table+" WHERE "+s.Where+order+")")
+			args = append(args, s.Args...)
+		}
+		union := explain(strings.Join(parts, " UNION ALL ")+order, args...)
+		st, sb := planCost(t, single)
+		ut, ub := planCost(t, union)
+		t.Logf("%s: single predicate %.3f ms, %d buffers; segments %.3f ms, %d buffers\n--- single:\n%s\n--- segments:\n%s",
+			name, st, sb, ut, ub, single, union)
+		if strings.Count(union, "Index Cond") != 2 || strings.Contains(union, "Seq Scan") {
+			t.Errorf("%s: segment plan does not seek both ranges:\n%s", name, union)
+		}
+		if ub >= sb {
+			t.Errorf("%s: segments touch %d buffers, the single predicate %d; expected fewer", name, ub, sb)
+		}
+	}
+}

@@ -157,6 +157,8 @@ type sortCase struct {
 	// SQLite output runs on PostgreSQL too once "?" becomes "$n": that
 	// checks their argument order and MySQL's IS NULL ordering terms.
 	dialect paginate.Dialect
+	// union runs the page as a UNION ALL of Request.Segments.
+	union bool
 }
 
 func (sc sortCase) d() paginate.Dialect {
@@ -187,42 +189,42 @@ var sortCases = []sortCase{
 		paginate.MustSort(paginate.Desc("created").Time(), paginate.Desc("id")),
 		func(r row) paginate.Key { return paginate.Key{r.Created, r.ID} },
 		"created DESC, id DESC",
-		paginate.Postgres,
+		paginate.Postgres, false,
 	},
 	{
 		"score DESC, id ASC (mixed)",
 		paginate.MustSort(paginate.Desc("score"), paginate.Asc("id")),
 		func(r row) paginate.Key { return paginate.Key{r.Score, r.ID} },
 		"score DESC, id ASC",
-		paginate.Postgres,
+		paginate.Postgres, false,
 	},
 	{
 		"at DESC NULLS LAST, id DESC",
 		paginate.MustSort(paginate.Desc("at").Time().Nullable(paginate.NullsLast), paginate.Desc("id")),
 		func(r row) paginate.Key { return paginate.Key{r.At, r.ID} },
 		"at DESC NULLS LAST, id DESC",
-		paginate.Postgres,
+		paginate.Postgres, false,
 	},
 	{
 		"at ASC NULLS FIRST, score ASC, uid ASC",
 		paginate.MustSort(paginate.Asc("at").Time().Nullable(paginate.NullsFirst), paginate.Asc("score"), paginate.Asc("uid").UUID()),
 		func(r row) paginate.Key { return paginate.Key{r.At, r.Score, r.UID} },
 		"at ASC NULLS FIRST, score ASC, uid ASC",
-		paginate.Postgres,
+		paginate.Postgres, false,
 	},
 	{
 		"name ASC NULLS FIRST, at DESC NULLS FIRST, id DESC",
 		paginate.MustSort(paginate.Asc("name").Text().Nullable(paginate.NullsFirst), paginate.Desc("at").Time().Nullable(paginate.NullsFirst), paginate.Desc("id")),
 		func(r row) paginate.Key { return paginate.Key{r.Name, r.At, r.ID} },
 		"name ASC NULLS FIRST, at DESC NULLS FIRST, id DESC",
-		paginate.Postgres,
+		paginate.Postgres, false,
 	},
 	{
 		"name DESC NULLS LAST, created ASC, score DESC, id ASC",
 		paginate.MustSort(paginate.Desc("name").Text().Nullable(paginate.NullsLast), paginate.Asc("created").Time(), paginate.Desc("score"), paginate.Asc("id")),
 		func(r row) paginate.Key { return paginate.Key{r.Name, r.Created, r.Score, r.ID} },
 		"name DESC NULLS LAST, created ASC, score DESC, id ASC",
-		paginate.Postgres,
+		paginate.Postgres, false,
 	},
 }
 
@@ -257,6 +259,9 @@ func fetchProbe(tb testing.TB, conn *pgx.Conn, table string, p *paginate.Paginat
 	where, args := req.Where(sc.d(), 1)
 	q := numbered("SELECT " + rowCols + " FROM " + table + " WHERE " + where +
 		" ORDER BY " + req.OrderBy(sc.d()) + " LIMIT " + strconv.Itoa(req.Limit()))
+	if sc.union {
+		q, args = unionSQL(table, req, sc.d())
+	}
 	rows, err := conn.Query(context.Background(), q, args...)
 	if err != nil {
 		tb.Fatalf("%s %v: %v", q, args, err)
@@ -371,4 +376,23 @@ func firstDiff(a, b []int64) string {
 		}
 	}
 	return fmt.Sprintf("lengths %d and %d", len(a), len(b))
+}
+
+// unionSQL is the page query as a UNION ALL of the request's segments, each
+// an ordered, limited SELECT.
+func unionSQL(table string, req *paginate.Request, d paginate.Dialect) (string, []any) {
+	order := " ORDER BY " + req.OrderBy(d) + " LIMIT " + strconv.Itoa(req.Limit())
+	var parts []string
+	var args []any
+	for _, seg := range req.Segments(d, 1) {
+		parts = append(parts, "(SELECT "+rowCols+" FROM "+table+" WHERE "+seg.Where+order+")")
+		args = append(args, seg.Args...)
+	}
+	if len(parts) == 1 {
+		return numbered(parts[0][1 : len(parts[0])-1]), args
+	}
+	// uid is selected as text; order by the uuid value (a subquery allows
+	// the expression).
+	return numbered("SELECT * FROM (" + strings.Join(parts, " UNION ALL ") + ") AS u" +
+		strings.ReplaceAll(order, "uid", "uid::uuid")), args
 }
