@@ -79,6 +79,6 @@
 // # Integrations
 //
 // [Middleware] times HTTP handlers per route (a 5xx status counts as an
-// error), [NewRedisHook] times go-redis commands and pipelines, and [Do]
+// error), [NewRedisHook] times go-redis commands, pipelines and dials, and [Do]
 // wraps database/sql-style calls.
 package slowlog
