@@ -142,6 +142,9 @@ func tickDur(ticks int64, tick time.Duration) time.Duration {
 	if ticks <= 0 {
 		return 0
 	}
+	if tick == time.Nanosecond {
+		return time.Duration(ticks)
+	}
 	if ticks > math.MaxInt64/int64(tick) {
 		return time.Duration(math.MaxInt64)
 	}
@@ -166,11 +169,11 @@ func (f *fold) add(l Limit, p params, o outcome, tick time.Duration) {
 	rem := int(min(o.remaining, maxBurst))
 	retry := tickDur(o.retry, tick)
 	reset := tickDur(o.reset, tick)
+	replace := f.n == 0
 	var next time.Duration
-	if !p.inf {
+	if !p.inf && (replace || rem <= f.rem) {
 		next = tickDur(o.reset-p.tau+p.t, tick)
 	}
-	replace := f.n == 0
 	switch {
 	case replace:
 	case !o.allowed:

@@ -180,15 +180,55 @@ func (m *Memory) now() time.Time {
 
 // Allow is AllowN(ctx, key, 1).
 func (m *Memory) Allow(ctx context.Context, key string) (Decision, error) {
-	d, _, err := m.take(ctx, key, 1, -1)
-	return d, err
+	return m.AllowN(ctx, key, 1)
 }
 
 // AllowN reports whether n units may be spent now for key and spends them
 // if so. See [Limiter].
 func (m *Memory) AllowN(ctx context.Context, key string, n int) (Decision, error) {
+	if d, ok := m.fast(ctx, key, n); ok {
+		return d, nil
+	}
 	d, _, err := m.take(ctx, key, n, -1)
 	return d, err
+}
+
+// fast decides the common case, a known key under the default limit, with
+// nothing but the compare-and-swap. It reports false to send every other
+// case through take.
+func (m *Memory) fast(ctx context.Context, key string, n int) (Decision, bool) {
+	p := &m.defP
+	if m.resolver != nil || m.defErr != nil || p.inf || n < 0 || int64(n) > p.burst || m.def[0].Name != "" {
+		return Decision{}, false
+	}
+	if ctx.Value(limitsKey{}) != nil {
+		return Decision{}, false
+	}
+	h := maphash.String(m.seed, key)
+	sh := &m.shards[h&m.mask]
+	sh.mu.RLock()
+	idx, ok := sh.m[h]
+	if !ok {
+		sh.mu.RUnlock()
+		return Decision{}, false
+	}
+	c := sh.cell(idx)
+	cost := int64(n)
+	for {
+		old := c.Load()
+		now := m.ticks()
+		o := p.decide(old, now, cost, -1)
+		if !o.allowed || cost == 0 || c.CompareAndSwap(old, o.newTAT) {
+			sh.mu.RUnlock()
+			return Decision{
+				Allowed:    o.allowed,
+				Limit:      m.def[0],
+				Remaining:  int(min(o.remaining, maxBurst)),
+				RetryAfter: time.Duration(max(o.retry, 0)),
+				ResetAfter: time.Duration(max(o.reset, 0)),
+			}, true
+		}
+	}
 }
 
 // Peek reports the state of key without spending anything.

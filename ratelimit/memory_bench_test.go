@@ -2,9 +2,16 @@ package ratelimit
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/stout-go/stout/internal/redistest"
 )
 
 func BenchmarkMemoryAllow(b *testing.B) {
@@ -53,5 +60,63 @@ func BenchmarkMemoryAllow(b *testing.B) {
 			_, _ = m.Allow(ctx, string(buf))
 			i++
 		}
+	})
+}
+
+func BenchmarkRedisAllow(b *testing.B) {
+	s := redistest.Start(b)
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, ContextTimeoutEnabled: true})
+	defer func() { _ = c.Close() }()
+	r := NewRedis(c, PerSecond(1_000_000), &RedisOptions{Prefix: s.Key("bench"), OnError: FailClosed, Budget: 5 * time.Second})
+	defer func() { _ = r.Close() }()
+	if _, err := r.Allow(ctx, "warm"); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, err := r.Allow(ctx, "user:"+strconv.Itoa(i&1023)); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if _, err := r.Allow(ctx, "user:"+strconv.Itoa(i&1023)); err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	})
+}
+
+func BenchmarkMiddleware(b *testing.B) {
+	lim := NewMemory(PerSecond(1_000_000), nil)
+	h := Middleware(lim, KeyByIP(), nil)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "192.0.2.1:1234"
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		w := httptest.NewRecorder()
+		for b.Loop() {
+			h.ServeHTTP(w, req)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			w := httptest.NewRecorder()
+			for pb.Next() {
+				h.ServeHTTP(w, req)
+			}
+		})
 	})
 }
