@@ -17,7 +17,9 @@ const (
 	// MySQL writes ? placeholders, the expanded OR form with a redundant
 	// leading bound on the first column (MySQL's optimizer handles row
 	// constructors poorly), and "c IS NULL" ordering terms for nullable
-	// columns, since MySQL has no NULLS FIRST/LAST.
+	// columns, since MySQL has no NULLS FIRST/LAST. MySQL cannot serve such
+	// a term from an index, so prefer NOT NULL sort columns there (or a NOT
+	// NULL generated column).
 	MySQL
 	// SQLite writes ? placeholders, the expanded OR form with a leading
 	// bound, and NULLS FIRST/LAST (SQLite 3.30 or later).
