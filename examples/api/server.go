@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stout-go/stout/cache"
+	"github.com/stout-go/stout/fieldmask"
 	"github.com/stout-go/stout/flags"
 	"github.com/stout-go/stout/paginate"
 	"github.com/stout-go/stout/slowlog"
@@ -38,6 +40,11 @@ type config struct {
 	// client's address, so that a load generator on this machine can act as
 	// many clients.
 	TrustLoopbackProxy bool
+
+	// ReadLimit and WriteLimit are the requests per second each client
+	// (IP address) may send: reads with a burst of ReadLimit, writes with a
+	// burst of 2×WriteLimit. Defaults 100 and 10.
+	ReadLimit, WriteLimit int
 
 	// CursorKey seals list cursors (32 bytes). Instances that serve the same
 	// clients need the same key; nil means a random key per process.
@@ -72,6 +79,12 @@ func (c *config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = 100
+	}
+	if c.WriteLimit <= 0 {
+		c.WriteLimit = 10
+	}
 	if c.CacheTTL == 0 {
 		c.CacheTTL = time.Minute
 	}
@@ -95,7 +108,7 @@ type userView struct {
 	User
 	Profile        *Profile     `json:"profile,omitempty"`
 	Preferences    *Preferences `json:"preferences,omitempty"`
-	RecentActivity []Activity   `json:"recent_activity,omitempty"`
+	RecentActivity []Activity   `json:"recent-activity,omitempty"`
 }
 
 // server is the example service: its handler and everything it must close.
@@ -106,6 +119,11 @@ type server struct {
 
 	slow  *slowlog.Recorder   // timings of every route and repository call
 	pages *paginate.Paginator // GET /users
+
+	masks *fieldmask.Codec // ?fields= and ?include= of GET /users/{id}
+
+	// rate limits per client address: reads, and stricter writes
+	readLimit, writeLimit func(http.Handler) http.Handler
 
 	rdb   redis.UniversalClient // nil without -redis / -redis-cluster
 	flags *flags.Client         // the activity-feed rollout
@@ -151,6 +169,18 @@ func newServer(cfg config) (*server, error) {
 	if err := s.newCaches(); err != nil {
 		return nil, err
 	}
+	s.newLimits()
+	s.masks, err = fieldmask.New(&fieldmask.Options{Policies: map[reflect.Type]fieldmask.Policy{
+		reflect.TypeFor[userView](): {
+			// The parts are separate queries: sent only when asked for by
+			// name (in fields= or include=), never through "*".
+			OptIn:   map[string]string{"profile": "", "preferences": "", "recent-activity": ""},
+			Default: "id,name,email,created_at",
+		},
+	}})
+	if err != nil {
+		return nil, err
+	}
 
 	key := cfg.CursorKey
 	if key == nil {
@@ -171,11 +201,11 @@ func newServer(cfg config) (*server, error) {
 	}
 
 	mux := http.NewServeMux()
-	s.route(mux, "GET /users/{id}", s.getUser)
-	s.route(mux, "PUT /users/{id}", s.putUser)
-	s.route(mux, "GET /users", s.listUsers)
-	s.route(mux, "GET /users-offset", s.listUsersOffset)
-	s.route(mux, "GET /naive/users/{id}", s.getUserNaive)
+	s.route(mux, "GET /users/{id}", s.readLimit, s.getUser)
+	s.route(mux, "PUT /users/{id}", s.writeLimit, s.putUser)
+	s.route(mux, "GET /users", s.readLimit, s.listUsers)
+	s.route(mux, "GET /users-offset", s.readLimit, s.listUsersOffset)
+	s.route(mux, "GET /naive/users/{id}", s.readLimit, s.getUserNaive)
 	mux.HandleFunc("GET /debug/stats", s.debugStats)
 	mux.HandleFunc("GET /debug/slow", s.debugSlow)
 	mux.HandleFunc("GET /debug/flags", s.debugFlags)
@@ -187,11 +217,12 @@ func newServer(cfg config) (*server, error) {
 	return s, nil
 }
 
-// route registers h under pattern, timed as the slowlog op "http <pattern>";
-// a 5xx answer counts as an error.
-func (s *server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+// route registers h under pattern behind the rate limit, timed as the
+// slowlog op "http <pattern>" (a 5xx answer counts as an error; a 429 is not
+// timed: it never reaches the handler).
+func (s *server) route(mux *http.ServeMux, pattern string, limit func(http.Handler) http.Handler, h http.HandlerFunc) {
 	op := s.slow.Op("http " + pattern)
-	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle(pattern, limit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		t := op.Start(r.Context())
 		h(sw, r)
@@ -200,7 +231,7 @@ func (s *server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 		} else {
 			t.End(nil)
 		}
-	}))
+	})))
 }
 
 var errServerError = errors.New("5xx answer")
@@ -262,10 +293,16 @@ func badRequest(format string, args ...any) *apiError {
 func writeError(w http.ResponseWriter, err error) {
 	var ae *apiError
 	var pe *paginate.RequestError
+	var fe *fieldmask.RequestError
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &pe):
 		ae = &apiError{Status: http.StatusBadRequest, Message: pe.Error(), Code: pe.Code(), Param: pe.Param}
+	case errors.As(err, &fe):
+		ae = &apiError{Status: http.StatusBadRequest, Message: fe.Error(), Code: "invalid_fields"}
+		if len(fe.Params) > 0 {
+			ae.Param = fe.Params[0].Param
+		}
 	case errors.Is(err, errNoUser), errors.Is(err, cache.ErrNotFound):
 		ae = &apiError{Status: http.StatusNotFound, Message: "no such user"}
 	case errors.Is(err, context.Canceled):
@@ -310,51 +347,56 @@ func parseID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-var includeNames = map[string]parts{
-	"profile":         partProfile,
-	"preferences":     partPreferences,
-	"recent-activity": partActivity,
-}
+// userViewType is the type ?fields= is validated against.
+var userViewType = reflect.TypeFor[userView]()
 
-// parseInclude reads ?include=profile,preferences,recent-activity.
-func parseInclude(s string) (parts, error) {
-	var p parts
-	if s == "" {
-		return p, nil
-	}
-	for name := range strings.SplitSeq(s, ",") {
-		name = strings.TrimSpace(name)
-		bit, ok := includeNames[name]
-		if !ok {
-			return 0, badRequest("unknown include %q: allowed are profile, preferences, recent-activity", name)
-		}
-		p |= bit
-	}
-	return p, nil
-}
+// coreFields are the fields of the users row.
+var coreFields = []string{"id", "name", "email", "created_at"}
 
+// getUser serves the composite resource. The field mask (fields= plus
+// include=) decides which parts are loaded at all, then which fields are
+// written.
 func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
 	id, err := parseID(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	want, err := parseInclude(r.URL.Query().Get("include"))
+	m, err := fieldmask.FromRequest(r, &fieldmask.RequestOptions{Codec: s.masks, Type: userViewType})
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	var want parts
+	for _, f := range coreFields {
+		if m.Has(f) {
+			want |= partUser
+		}
+	}
+	for name, p := range map[string]parts{"profile": partProfile, "preferences": partPreferences, "recent-activity": partActivity} {
+		if m.Has(name) {
+			want |= p
+		}
+	}
+	if want == 0 {
+		want = partUser // nothing selected: still answer 404 for an unknown user
 	}
 	feed := false
 	if want&partActivity != 0 {
 		feed = s.useFeed(r.Context(), id)
 		w.Header().Set("X-Rollout", flagActivityFeed+"="+map[bool]string{true: "on", false: "off"}[feed])
 	}
-	v, err := s.load(r.Context(), id, want|partUser, true, feed)
+	v, err := s.load(r.Context(), id, want, true, feed)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	b, err := s.masks.Marshal(v, m)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeRaw(w, http.StatusOK, b)
 }
 
 // getUserNaive is GET /users/{id} as it is often first written: every part

@@ -29,6 +29,12 @@ func newTestServer(t *testing.T, cfg config) (*server, *httptest.Server) {
 	if cfg.Users == 0 {
 		cfg.Users = testUsers
 	}
+	if cfg.ReadLimit == 0 {
+		cfg.ReadLimit = 1 << 20 // tests of other things must not hit it
+	}
+	if cfg.WriteLimit == 0 {
+		cfg.WriteLimit = 1 << 20
+	}
 	s, err := newServer(cfg)
 	require.NoError(t, err)
 	ts := httptest.NewServer(s)
@@ -97,7 +103,7 @@ func TestGetUser(t *testing.T) {
 		assert.Equal(t, want.Name, m["name"])
 		assert.NotContains(t, m, "profile")
 		assert.NotContains(t, m, "preferences")
-		assert.NotContains(t, m, "recent_activity")
+		assert.NotContains(t, m, "recent-activity")
 	})
 	t.Run("includes", func(t *testing.T) {
 		a := call(t, ts, "GET", "/users/42?include=profile,preferences,recent-activity", "")
@@ -121,7 +127,7 @@ func TestGetUser(t *testing.T) {
 			{"/users/abc", 400, "positive integer"},
 			{"/users/99999999999999999999", 400, "positive integer"},
 			{"/users/2001", 404, "no such user"},
-			{"/users/1?include=profile,friends", 400, `unknown include "friends"`},
+			{"/users/1?include=profile,friends", 400, `unknown field "friends"`},
 		} {
 			a := call(t, ts, "GET", tc.path, "")
 			assert.Equal(t, tc.status, a.status, "%s: %s", tc.path, a.body)

@@ -49,6 +49,7 @@ const (
 	walkPages        = 5    // longest short list walk
 	walkLimit        = 20
 	crawlLimit       = 100
+	crawlRate        = 50 // pages per second at most: a polite crawler, under the api's default limit
 )
 
 type gen struct {
@@ -207,7 +208,7 @@ func (p *picker) readQuery() (q string, activity bool) {
 	if f := v.Get("fields"); f != "" && activity {
 		// a field mask limits which parts are loaded: recent activity
 		// only when it is asked for by name too.
-		v.Set("fields", f+",recent_activity")
+		v.Set("fields", f+",recent-activity")
 	}
 	return v.Encode(), activity
 }
@@ -281,7 +282,8 @@ func (g *gen) write(ctx context.Context, m mode, p *picker, writer int, ip strin
 	}
 }
 
-// crawler walks the whole list, as an export job or a scraper does.
+// crawler walks the whole list, as an export job or a scraper does, at up
+// to crawlRate pages per second.
 func (g *gen) crawler(ctx context.Context, m mode, res *result) {
 	const ip = "10.9.0.1"
 	path := "/users?limit=" + strconv.Itoa(crawlLimit)
@@ -290,11 +292,22 @@ func (g *gen) crawler(ctx context.Context, m mode, res *result) {
 	}
 	first := path
 	pages := 0
-	for ctx.Err() == nil {
+	tick := time.NewTicker(time.Second / crawlRate)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 		rs := g.do(ctx, res, epCrawl, ip, http.MethodGet, path, "")
 		if rs == nil || rs.status != http.StatusOK {
 			if rs != nil && rs.status == http.StatusTooManyRequests {
-				time.Sleep(rs.retryAfter)
+				select { // honour Retry-After
+				case <-ctx.Done():
+					return
+				case <-time.After(rs.retryAfter):
+				}
 			}
 			continue
 		}
