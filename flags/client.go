@@ -141,7 +141,11 @@ func (c *Client) loadLastGood() {
 	if c.snap.Load() != nil { // the source delivered meanwhile
 		return
 	}
-	c.install(doc, "last-good file", StateStale, ErrUnavailable)
+	cause := c.Status().Err // why the source gave nothing usable
+	if cause == nil {
+		cause = ErrUnavailable
+	}
+	c.install(doc, "last-good file", StateStale, cause)
 }
 
 func (c *Client) log(msg string, args ...any) {

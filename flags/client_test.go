@@ -284,6 +284,7 @@ func TestLastGoodFileWrittenAndUsed(t *testing.T) {
 	defer c2.Close()
 	st := c2.Status()
 	assert.Equal(t, StateStale, st.State)
+	assert.EqualError(t, st.Err, "down", "the status keeps the source's error")
 	assert.Equal(t, "last-good file", st.Origin)
 	assert.Equal(t, int64(2), st.Version)
 	assert.Equal(t, "Y", c2.String(ctx, "b", Subject{}, ""))

@@ -37,7 +37,11 @@
 // # The flag document
 //
 // A document is a JSON object with an optional integer "version" and the
-// "flags" object, from flag key to definition. A complete example:
+// "flags" object, from flag key to definition. Validation is strict:
+// unknown fields, duplicate keys, references to missing variants or flags,
+// prerequisite cycles, percentages with more than two decimals, nesting
+// deeper than 64 levels and documents over [MaxDocumentSize] are all
+// problems. A complete example:
 //
 //	{
 //	  "version": 3,
