@@ -1,11 +1,13 @@
 package fieldmask
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -27,10 +29,15 @@ var htmlSafe = func() (t [utf8.RuneSelf]bool) {
 // escapes it by default: \" \\ \b \f \n \r \t, other control bytes and < > & as
 // \u00XX, U+2028 and U+2029 as \u2028 and \u2029, and each byte of invalid UTF-8
 // as \ufffd.
-func appendString[S string | []byte](dst []byte, src S) []byte {
+func appendString(dst []byte, src string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(src); {
+		// Skip eight safe bytes at a time: the common case of plain ASCII text.
+		if i+8 <= len(src) && safe8(binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(src[i:]), 8))) {
+			i += 8
+			continue
+		}
 		if b := src[i]; b < utf8.RuneSelf {
 			if htmlSafe[b] {
 				i++
@@ -58,7 +65,7 @@ func appendString[S string | []byte](dst []byte, src S) []byte {
 			continue
 		}
 		n := min(len(src)-i, utf8.UTFMax)
-		c, size := utf8.DecodeRuneInString(string(src[i : i+n]))
+		c, size := utf8.DecodeRuneInString(src[i : i+n])
 		if c == utf8.RuneError && size == 1 {
 			dst = append(dst, src[start:i]...)
 			dst = append(dst, `\ufffd`...)
@@ -77,6 +84,29 @@ func appendString[S string | []byte](dst []byte, src S) []byte {
 	}
 	dst = append(dst, src[start:]...)
 	return append(dst, '"')
+}
+
+// appendStringBytes is appendString for a byte slice.
+func appendStringBytes(dst, src []byte) []byte {
+	return appendString(dst, unsafe.String(unsafe.SliceData(src), len(src)))
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZeroByte reports whether some byte of x is zero.
+func hasZeroByte(x uint64) bool { return (x-lsb)&^x&msb != 0 }
+
+// safe8 reports whether all eight bytes of x are ASCII that encoding/json copies
+// unescaped: 0x20..0x7f except '"', '\\', '<', '>' and '&'.
+func safe8(x uint64) bool {
+	if x&msb != 0 || (x-lsb*0x20)&^x&msb != 0 { // non-ASCII, or a control byte
+		return false
+	}
+	return !hasZeroByte(x^(lsb*'"')) && !hasZeroByte(x^(lsb*'\\')) &&
+		!hasZeroByte(x^(lsb*'<')) && !hasZeroByte(x^(lsb*'>')) && !hasZeroByte(x^(lsb*'&'))
 }
 
 // errUnsupportedValue is wrapped by errors for NaN and infinite floats, invalid

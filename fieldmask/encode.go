@@ -536,7 +536,7 @@ func textMarshalerEnc(t reflect.Type, onPtr bool) encFn {
 		if err != nil {
 			return b, fmt.Errorf("fieldmask: %v.MarshalText: %w", t, err)
 		}
-		return appendString(b, out), nil
+		return appendStringBytes(b, out), nil
 	}
 }
 
