@@ -251,3 +251,16 @@ func TestCloseStopsSourceGoroutines(t *testing.T) {
 		goleak.VerifyNone(t, ignore)
 	}
 }
+
+func TestPollJitter(t *testing.T) {
+	s := RedisSource(nil, "k", &RedisOptions{PollInterval: time.Second}).(*redisSource)
+	lo, hi := time.Hour, time.Duration(0)
+	for range 10000 {
+		d := s.jittered()
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	assert.GreaterOrEqual(t, lo, 800*time.Millisecond)
+	assert.LessOrEqual(t, hi, 1200*time.Millisecond)
+	assert.Less(t, lo, 820*time.Millisecond, "the jitter spreads over the whole ±20%")
+	assert.Greater(t, hi, 1180*time.Millisecond)
+}
