@@ -90,7 +90,7 @@ func TestMicrosecondBoundary(t *testing.T) {
 // repeated.
 func TestDeletesBetweenPages(t *testing.T) {
 	conn := connect(t)
-	for i, sc := range sortCases {
+	for i, sc := range withSegments(sortCases) {
 		t.Run(sc.name, func(t *testing.T) {
 			table := newTable(t, conn)
 			insertRows(t, conn, table, genRows(seeded(uint64(10+i)), 1, 300))
@@ -149,7 +149,7 @@ func TestDeletesBetweenPages(t *testing.T) {
 // order, and the whole walk is in sort order.
 func TestConcurrentInserts(t *testing.T) {
 	conn := connect(t)
-	for i, sc := range sortCases {
+	for i, sc := range withSegments(sortCases) {
 		t.Run(sc.name, func(t *testing.T) {
 			writer := connect(t) // cancelling its copy closes it
 			table := newTable(t, conn)
@@ -229,4 +229,18 @@ func checkNoRepeats(t *testing.T, rows []row) {
 		}
 		seen[r.ID] = true
 	}
+}
+
+// withSegments returns cases plus, for each sort with a nullable first
+// column, a copy that runs pages as a UNION ALL of Request.Segments.
+func withSegments(cases []sortCase) []sortCase {
+	out := append([]sortCase(nil), cases...)
+	for _, sc := range cases {
+		if sc.sort.Columns()[0].NullPlacement() != 0 {
+			sc.name += " (segments)"
+			sc.union = true
+			out = append(out, sc)
+		}
+	}
+	return out
 }
