@@ -47,7 +47,7 @@
 // # Memory
 //
 // [Memory] is sharded and lock-free on the hot path (a compare-and-swap on
-// the bucket), stores about 40 bytes per bucket, and bounds its size by
+// the bucket), stores about 33 bytes per bucket, and bounds its size by
 // [MemoryOptions.MaxKeys]. Only full buckets are ever dropped: a full bucket
 // decides exactly like a new key, so dropping it changes no decision, and a
 // client cannot reset its own bucket by flooding the table with new keys.

@@ -31,7 +31,11 @@ func TestEvictionLossless(t *testing.T) {
 				hot[i] = "hot" + strconv.Itoa(i)
 			}
 			maxLen := 0
-			for i := range 60000 {
+			steps := 60000
+			if raceEnabled {
+				steps = 15000
+			}
+			for i := range steps {
 				c.Add(time.Duration(rng.Int64N(int64(200 * time.Microsecond))))
 				key := hot[rng.IntN(len(hot))]
 				if rng.IntN(3) > 0 {
@@ -61,7 +65,11 @@ func TestFloodCannotResetBucket(t *testing.T) {
 	d, err := m.AllowN(ctx, "attacker", 5)
 	require.NoError(t, err)
 	require.True(t, d.Allowed)
-	for i := range 100000 {
+	flood := 100000
+	if raceEnabled {
+		flood = 20000
+	}
+	for i := range flood {
 		c.Add(time.Microsecond)
 		_, err := m.Allow(ctx, "flood"+strconv.Itoa(i))
 		require.NoError(t, err)
@@ -147,4 +155,33 @@ func TestFloodHeapBounded(t *testing.T) {
 	assert.LessOrEqual(t, m.Len(), maxKeys)
 	assert.Less(t, heap, int64(maxKeys*64+1<<20))
 	runtime.KeepAlive(m)
+}
+
+// TestMultiLimitInsertKeepsCharges: charging a key's limits may insert new
+// buckets, and making room may drop full ones; the key's own buckets being
+// charged must never be dropped or share a cell with the new ones.
+func TestMultiLimitInsertKeepsCharges(t *testing.T) {
+	ctx := context.Background()
+	c := newFakeClock()
+	a := Limit{Rate: 1, Burst: 5, Name: "a"}
+	b := Limit{Rate: 1, Burst: 3, Name: "b"}
+	m := NewMemory(a, &MemoryOptions{Now: c.Now, MaxKeys: 63}) // one shard
+	for i := range 300 {
+		key := "u" + strconv.Itoa(i)
+		_, err := m.Allow(WithLimits(ctx, a), key) // present, soon full
+		require.NoError(t, err)
+		for j := range 40 {
+			_, _ = m.Allow(ctx, "filler"+strconv.Itoa(i*40+j))
+		}
+		c.Add(10 * time.Second) // every bucket is full
+		d, err := m.AllowN(WithLimits(ctx, b, a), key, 2) // the new bucket first
+		require.NoError(t, err)
+		require.True(t, d.Allowed)
+		pa, err := m.Peek(WithLimits(ctx, a), key)
+		require.NoError(t, err)
+		pb, err := m.Peek(WithLimits(ctx, b), key)
+		require.NoError(t, err)
+		require.Equal(t, 3, pa.Remaining, "iteration %d: limit a charged once", i)
+		require.Equal(t, 1, pb.Remaining, "iteration %d: limit b charged once", i)
+	}
 }

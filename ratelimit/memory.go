@@ -55,7 +55,7 @@ type MemoryOptions struct {
 // by a Reservation's refund.
 //
 // Keys are hashed with a per-limiter random seed; the table stores hashes,
-// not keys, about 40 bytes per bucket. Buckets that are full are removed,
+// not keys: about 33 bytes per bucket. Buckets that are full are removed,
 // a few at a time, when new keys are added (no goroutine, nothing to close).
 //
 // A key with several limits is decided under the shard's write lock, all
@@ -463,33 +463,41 @@ func (m *Memory) multi(sh *shard, h uint64, limits []Limit, n, maxWait int64) (D
 	var b booking
 	if all && n > 0 {
 		b = booking{shard: sh, actAt: actAt, slots: make([]bookedSlot, 0, len(slots))}
+		// Charge the buckets that exist first: their new TATs are in the
+		// future, so the room-making in insert cannot drop them (or hand
+		// their cells to the new ones).
+		for i := range slots {
+			if s := &slots[i]; s.present {
+				sh.cell(s.idx).Store(s.o.newTAT)
+			}
+		}
 		for i := range slots {
 			s := &slots[i]
-			if s.p.inf {
+			if s.p.inf || s.present || sh.insert(s.key, s.o.newTAT, now, m.capShard) {
 				continue
 			}
-			if s.present {
-				sh.cell(s.idx).Store(s.o.newTAT)
-			} else if !sh.insert(s.key, s.o.newTAT, now, m.capShard) {
-				// Undo the buckets already charged: all or nothing.
-				for j := range i {
-					r := &slots[j]
-					if r.p.inf {
-						continue
-					}
-					if r.present {
-						sh.cell(r.idx).Store(r.old)
-					} else {
-						sh.remove(r.key)
-					}
+			// No room: undo every charge (all or nothing).
+			for j := range slots {
+				r := &slots[j]
+				switch {
+				case r.present:
+					sh.cell(r.idx).Store(r.old)
+				case j < i && !r.p.inf:
+					sh.remove(r.key)
 				}
-				if m.onFull == FailClosed {
-					return Decision{Limit: limits[i], RetryAfter: time.Second}, booking{}, ErrTooManyKeys
-				}
-				b = booking{actAt: now}
-				break
 			}
-			b.slots = append(b.slots, bookedSlot{key: s.key, booked: s.o.newTAT, cost: n * s.p.t})
+			if m.onFull == FailClosed {
+				return Decision{Limit: limits[i], RetryAfter: time.Second}, booking{}, ErrTooManyKeys
+			}
+			b = booking{actAt: now}
+			break
+		}
+		if b.shard != nil {
+			for i := range slots {
+				if s := &slots[i]; !s.p.inf {
+					b.slots = append(b.slots, bookedSlot{key: s.key, booked: s.o.newTAT, cost: n * s.p.t})
+				}
+			}
 		}
 	}
 	var f fold

@@ -53,9 +53,11 @@ type RedisOptions struct {
 
 	// Failures is the number of consecutive Redis failures that open the
 	// circuit breaker; while it is open calls apply the failure policy
-	// without touching Redis, and a background PING every ProbeInterval
-	// closes it again. Defaults 5 and 500ms.
-	Failures      int
+	// without touching Redis. Default 5.
+	Failures int
+
+	// ProbeInterval is how often a background PING checks Redis while the
+	// breaker is open; the first success closes it. Default 500ms.
 	ProbeInterval time.Duration
 
 	// Logger, if set, receives a warning when the breaker opens and an info
