@@ -173,7 +173,7 @@ func TestMultiLimitInsertKeepsCharges(t *testing.T) {
 		for j := range 40 {
 			_, _ = m.Allow(ctx, "filler"+strconv.Itoa(i*40+j))
 		}
-		c.Add(10 * time.Second) // every bucket is full
+		c.Add(10 * time.Second)                           // every bucket is full
 		d, err := m.AllowN(WithLimits(ctx, b, a), key, 2) // the new bucket first
 		require.NoError(t, err)
 		require.True(t, d.Allowed)
