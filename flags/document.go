@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -451,7 +452,7 @@ func (p *parser) flag(path, key string, v any) *cflag {
 }
 
 func newVariant(name string, v any) cvariant {
-	cv := cvariant{name: name, boxed: v}
+	cv := cvariant{name: name, boxed: v, decoded: new(sync.Map)}
 	switch x := v.(type) {
 	case bool:
 		cv.b = x

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -57,6 +58,7 @@ type cvariant struct {
 	raw      json.RawMessage
 	boxed    any // bool, string, int64, float64 or json.RawMessage
 	boxedInt any // int, for int flags
+	decoded  *sync.Map // reflect.Type → decoded value or marker, for Value
 }
 
 type crule struct {

@@ -239,6 +239,24 @@ func TestValueGeneric(t *testing.T) {
 	m := Value(ctx, c, "j", Subject{}, map[string]any(nil))
 	assert.Equal(t, 5.0, m["limit"])
 
+	// Reference-free types are decoded once; others on every call, so that
+	// one caller's changes never reach another.
+	type flat struct {
+		Limit int `json:"limit"`
+	}
+	assert.Equal(t, flat{Limit: 5}, Value(ctx, c, "j", Subject{}, flat{}))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { Value(ctx, c, "j", Subject{}, flat{}) }))
+	got.Tags[0] = "changed"
+	again := Value(ctx, c, "j", Subject{}, cfg{})
+	assert.Equal(t, []string{"a"}, again.Tags)
+	again.Tags[0] = "changed"
+	assert.Equal(t, []string{"a"}, Value(ctx, c, "j", Subject{}, cfg{}).Tags)
+	for range 2 { // the failure is cached too
+		s, d := ValueDetail(ctx, c, "j", Subject{}, "def")
+		assert.Equal(t, "def", s)
+		assert.Equal(t, ReasonWrongType, d.Reason)
+	}
+
 	s, d := ValueDetail(ctx, c, "i", Subject{}, "def")
 	assert.Equal(t, "def", s)
 	assert.Equal(t, Detail{Reason: ReasonWrongType, Err: ErrWrongType}, d)

@@ -3,6 +3,7 @@ package flags
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 )
 
 // resolve evaluates key for subj. It returns the variant to serve, or nil
@@ -116,8 +117,12 @@ func (c *Client) JSONDetail(_ context.Context, key string, subj Subject, def jso
 // T may be the flag's natural Go type — bool, string, int64 (or int),
 // float64, or json.RawMessage for json flags — which costs no allocation;
 // any other T is decoded from the variant's JSON value with
-// [encoding/json], so Value[MyConfig] works on a json flag. When the value
-// does not decode into T the reason is [ReasonWrongType].
+// [encoding/json], so Value[MyConfig] works on a json flag. The decoded
+// value is cached per variant and type when T holds no references (no
+// pointers, slices, maps or interfaces: nothing a caller could change under
+// another), so such a T costs no allocation after the first call; other
+// types are decoded on every call. When the value does not decode into T
+// the reason is [ReasonWrongType].
 func Value[T any](ctx context.Context, c *Client, key string, subj Subject, def T) T {
 	v, _ := ValueDetail(ctx, c, key, subj, def)
 	return v
@@ -135,10 +140,57 @@ func ValueDetail[T any](_ context.Context, c *Client, key string, subj Subject, 
 	if x, ok := v.boxedInt.(T); ok {
 		return x, d
 	}
+	rt := reflect.TypeFor[T]()
+	if cached, ok := v.decoded.Load(rt); ok {
+		if x, ok := cached.(T); ok {
+			return x, d
+		}
+		if _, failed := cached.(decodeFailed); failed {
+			c.nWrongType.Add(1)
+			return def, Detail{Reason: ReasonWrongType, Err: ErrWrongType}
+		}
+	}
 	var out T
 	if err := json.Unmarshal(v.raw, &out); err != nil {
+		v.decoded.Store(rt, decodeFailed{})
 		c.nWrongType.Add(1)
 		return def, Detail{Reason: ReasonWrongType, Err: ErrWrongType}
 	}
+	if shareable(rt, 0) {
+		v.decoded.Store(rt, out)
+	} else {
+		v.decoded.Store(rt, decodeEachTime{})
+	}
 	return out, d
+}
+
+// Markers in a variant's decode cache.
+type (
+	decodeFailed   struct{} // the value does not decode into this type
+	decodeEachTime struct{} // the type holds references: decode per call
+)
+
+// shareable reports whether values of t can be handed to every caller
+// without copying: t holds no pointers, slices, maps or interfaces through
+// which one caller could change what another sees.
+func shareable(t reflect.Type, depth int) bool {
+	if depth > 32 {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.String:
+		return true
+	case reflect.Array:
+		return shareable(t.Elem(), depth+1)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !shareable(t.Field(i).Type, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
