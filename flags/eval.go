@@ -56,8 +56,8 @@ type cvariant struct {
 	i        int64
 	f        float64
 	raw      json.RawMessage
-	boxed    any // bool, string, int64, float64 or json.RawMessage
-	boxedInt any // int, for int flags
+	boxed    any       // bool, string, int64, float64 or json.RawMessage
+	boxedInt any       // int, for int flags
 	decoded  *sync.Map // reflect.Type → decoded value or marker, for Value
 }
 
