@@ -85,6 +85,95 @@
 // another call (it waits for those). Each value is cached under its own key, with the same
 // fencing as Get.
 //
+// # Redis: a level shared by every instance
+//
+// With [Options.Redis] set, a Redis level (L2) sits below process memory (L1). An L1 miss
+// reads Redis before it loads; a loaded value is written to Redis for the other
+// instances; [Cache.Invalidate], [Cache.Set] and [Cache.InvalidateAll] act on Redis first
+// and are pushed to the other instances over pub/sub, which drop the key (or everything)
+// from their L1. Values are stored in Redis encoded by [Options.Codec] inside a small
+// binary envelope (format version, flags, namespace version, created-at, soft expiry, load
+// time), so that negative entries, stale-while-revalidate and XFetch work across
+// instances; bytes that cannot be read are a miss and get overwritten, never an error.
+// *redis.Client, *redis.ClusterClient and *redis.Ring all fit [RedisClient].
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+//	users, err := cache.New[User](cache.Options{
+//		Namespace: "user",
+//		TTL:       10 * time.Minute,
+//		Redis:     &cache.RedisOptions{Client: rdb},
+//	})
+//
+// Modes: L1 only (Redis nil), L1 and L2 (the usual), or L2 only ([Options.MaxEntries] -1:
+// every Get reads Redis, nothing is held in process memory).
+//
+// A hit in Redis costs one round trip, one GET, version included: each instance keeps the
+// namespace version it last read (see below) for up to [RedisOptions.VersionStaleness].
+// Past that bound the version is read in the same pipeline as the value, still one round
+// trip. Only the first read of a new process, before its background read of the version
+// has finished, costs two.
+//
+// # Consistency per mode
+//
+// The no-stale-set guarantee above holds across instances, in Redis as in memory:
+//
+//   - Invalidate and Set: on an L2 miss an instance takes the key's lease (SET NX PX of a
+//     placeholder holding a random token, in the data key itself) before it loads, and
+//     writes its value with a single-key Lua compare-and-set that succeeds only while its
+//     lease is still there. Invalidate deletes the key and so the lease, Set overwrites
+//     it: a load that started before either is never written to Redis after it. The
+//     instance that loaded drops it from its own L1 when the invalidation message arrives
+//     (normally before its load ends; if not, its L1 holds the loaded value until the
+//     message arrives, a pub/sub delay).
+//   - InvalidateAll: one INCR of the namespace version plus a PUBLISH (one script). Data
+//     keys carry the version they were loaded under, read before the load, so a load that
+//     started before the bump writes into a generation nobody reads.
+//   - Another instance's L1 sees an invalidation as soon as its pub/sub message arrives.
+//     If the subscription is lost, L1 is dropped at once and again when it is back, since
+//     messages may have been missed.
+//   - A namespace bump whose message is lost (the subscription dropped) is picked up from
+//     Redis within [RedisOptions.VersionStaleness] (250 ms by default) by every read of
+//     Redis; -1 makes every read check the version, with no extra round trip.
+//   - With [RedisOptions.LeaseTTL] -1 (leases off), per-key invalidation in Redis is fenced
+//     only by the namespace version: a load that straddles an Invalidate can write its old
+//     value back, as in most caches. Keep leases on unless the loader is very slow.
+//
+// Stampedes across instances: the instance holding a key's lease loads it; the others
+// wait for its value, polling with backoff, for up to [RedisOptions.LeaseWait], then load
+// it themselves without writing. So N instances with M goroutines each on one cold key run
+// the loader once. A lease of a crashed holder expires after LeaseTTL.
+//
+// # Key layout in Redis
+//
+//	<prefix>:<ns>:version           namespace version: no TTL, created with SET NX at the
+//	                                current Unix time in µs, INCR by InvalidateAll
+//	<prefix>:<ns>:v<ver>:{<key>}    value (the envelope) or a fill lease; PX hard expiry
+//	<prefix>:<ns>:inv               pub/sub channel of invalidations
+//
+// <prefix> is [RedisOptions.Prefix] ("stout"), <ns> [Options.Namespace]. The hash tag is
+// the entity key: one key's generations and its lease share a Cluster slot, while
+// different keys spread over every slot (never one tag for the whole namespace). GetMany
+// groups its MGETs per slot (per tag on a Ring), so it never meets a CROSSSLOT error.
+// Every script touches one key. The version key must never be evicted: use a volatile-*
+// maxmemory policy (data keys always have a TTL; the version key has none). A version key
+// recreated after a flush starts at the current time, above every version handed out
+// before, so old generations cannot come back. TTLs are set in milliseconds (PX):
+// sub-second TTLs are honoured.
+//
+// # Failure behaviour
+//
+// Redis is optional at run time. [New] does not wait for it. Each Redis round trip is
+// bounded by [RedisOptions.Budget]; after [RedisOptions.BreakerFailures] consecutive
+// failures a circuit breaker opens and calls skip Redis at once, while one background
+// PING every BreakerProbeInterval finds out when it is back: an outage costs a few
+// timeouts, not one per request. Meanwhile, by default (fail-open), Get and GetMany answer
+// from L1 or the loader, without error; with [RedisOptions.FailClosed] they return an
+// error wrapping [ErrRedis] instead, to protect the source of truth. Set, Invalidate and
+// InvalidateAll change process memory and return an error wrapping [ErrRedis]: the caller
+// knows the other instances were not told. The Redis field of [Stats] ([RedisStats])
+// counts L2 hits and misses, lease waits, rejected fills, Redis errors and the breaker
+// state.
+//
 // # Statistics and lifetime
 //
 // [Cache.Stats] returns a [Stats] snapshot of atomic counters: hits, misses, loads, load

@@ -73,7 +73,32 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 	if e != nil {
 		return e.result()
 	}
-	if started && !c.spawn(func() { c.runOne(ctx, key, f, load) }) {
+	if !started {
+		return c.wait(ctx, f)
+	}
+	var pre *firstRead
+	if sl, ok := c.l2.(splitLevel); ok {
+		// The leader makes the bounded first read of the shared level itself: an L2 hit,
+		// the common case, then costs no hand-off to another goroutine.
+		l, more := sl.first(ctx, key)
+		if l.err == nil || ctx.Err() == nil {
+			if e := c.sharedHit(l); e != nil && !more {
+				e.gen = f.gen
+				v, err := e.result()
+				c.finish(key, f, e, v, err)
+				return c.wait(ctx, f)
+			}
+			if err := c.failClosedErr(l); err != nil {
+				c.finish(key, f, nil, zero, err)
+				return c.wait(ctx, f)
+			}
+			pre = &firstRead{l: l, more: more}
+		} // else the leader's ctx ended the read: the flight reads again on its own.
+	}
+	if !c.spawn(func() { c.runOne(ctx, key, f, load, pre) }) {
+		if pre != nil && pre.l.fill != nil {
+			_ = pre.l.fill.release(context.WithoutCancel(ctx))
+		}
 		c.finish(key, f, nil, zero, ErrClosed)
 	}
 	return c.wait(ctx, f)
@@ -91,7 +116,7 @@ func (c *Cache[V]) refresh(ctx context.Context, key string, gen uint64, load Loa
 	f := &flight[V]{done: make(chan struct{}), gen: gen, bg: true}
 	sh.m[key] = f
 	sh.mu.Unlock()
-	if !c.spawn(func() { c.runOne(ctx, key, f, load) }) {
+	if !c.spawn(func() { c.runOne(ctx, key, f, load, nil) }) {
 		var zero V
 		c.finish(key, f, nil, zero, ErrClosed)
 		return false
@@ -136,13 +161,22 @@ func interrupted(r any) error {
 	return &PanicError{Value: r, Stack: debug.Stack()}
 }
 
-// runOne runs load for key and completes f with its result.
-func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load Loader[V]) {
+// runOne runs load for key and completes f with its result. pre, when not nil, is the
+// first read of the shared level that the flight's leader already made.
+func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load Loader[V], pre *firstRead) {
 	ctx, cancel := c.loadContext(parent)
 	defer cancel()
 	var fill filler
 	if c.l2 != nil {
-		l := c.l2.get(ctx, key)
+		var l lookup
+		switch {
+		case pre == nil:
+			l = c.l2.get(ctx, key)
+		case pre.more:
+			l = c.l2.(splitLevel).rest(ctx, key, pre.l)
+		default:
+			l = pre.l
+		}
 		if e := c.sharedHit(l); e != nil {
 			e.gen = f.gen
 			v, err := e.result()

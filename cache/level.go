@@ -61,6 +61,24 @@ type shared interface {
 	close() error
 }
 
+// splitLevel is a shared level whose get can be made in two parts: a bounded first read
+// (at most a couple of round trips, honouring ctx), which the leader of a flight makes on
+// its own goroutine so that a hit costs no hand-off, and the rest (waiting for another
+// instance's fill), which the flight's goroutine does.
+type splitLevel interface {
+	shared
+	// first reads key. more reports that the answer is not final: rest must follow.
+	first(ctx context.Context, key string) (l lookup, more bool)
+	// rest finishes a get whose first part answered l with more.
+	rest(ctx context.Context, key string, l lookup) lookup
+}
+
+// firstRead is the first part of a get that the leader of a flight made.
+type firstRead struct {
+	l    lookup
+	more bool
+}
+
 // toRecord encodes an L1 entry for the shared level.
 func (c *Cache[V]) toRecord(e *entry[V]) (record, time.Duration, error) {
 	rec := record{gen: e.gen, negative: e.neg, created: e.made, delta: e.delta}

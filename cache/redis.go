@@ -216,6 +216,30 @@ func (r *redisLevel) get(ctx context.Context, key string) lookup {
 	return lookup{fill: redisFill{s: r.s, f: f}}
 }
 
+func (r *redisLevel) first(ctx context.Context, key string) (lookup, bool) {
+	e, hit, f, wait, err := r.s.Begin(ctx, key)
+	switch {
+	case err != nil:
+		return lookup{err: redisErr(err)}, false
+	case hit:
+		return lookup{rec: toRecord(e), hit: true}, false
+	case wait:
+		return lookup{fill: redisFill{s: r.s, f: f}}, true
+	}
+	return lookup{fill: redisFill{s: r.s, f: f}}, false
+}
+
+func (r *redisLevel) rest(ctx context.Context, key string, l lookup) lookup {
+	e, hit, f, err := r.s.Wait(ctx, l.fill.(redisFill).f)
+	switch {
+	case err != nil:
+		return lookup{err: redisErr(err)}
+	case hit:
+		return lookup{rec: toRecord(e), hit: true}
+	}
+	return lookup{fill: redisFill{s: r.s, f: f}}
+}
+
 func (r *redisLevel) getMany(ctx context.Context, keys []string) []lookup {
 	out := make([]lookup, len(keys))
 	ls, err := r.s.GetMany(ctx, keys)

@@ -55,30 +55,47 @@ func (f Fill) Version() uint64 { return f.ver }
 // [Fill] for the caller to pass to [Store.Put] (or [Store.Release] when the load
 // fails): with leases on, Get takes the key's lease, or waits (polling with
 // backoff, up to [Options.LeaseWait]) for the holder's value. With a locally
-// known version a hit is one GET, one round trip.
+// known version a hit is one GET, one round trip. Get is [Store.Begin] followed,
+// when it asks for it, by [Store.Wait].
 //
 // Errors are Redis failures (wrapped), [ErrUnavailable] while the breaker is
 // open, or ctx's error. Undecodable bytes are a miss.
 func (s *Store) Get(ctx context.Context, key string) (Entry, bool, Fill, error) {
+	e, hit, f, wait, err := s.Begin(ctx, key)
+	if !wait || err != nil {
+		return e, hit, f, err
+	}
+	return s.Wait(ctx, f)
+}
+
+// Begin is the bounded first part of [Store.Get]: the read, and on a miss the
+// attempt to take the lease. It never waits for another holder: when it finds
+// one it returns wait true, and the caller goes on with [Store.Wait] (on another
+// goroutine, if it likes). It costs at most two round trips.
+func (s *Store) Begin(ctx context.Context, key string) (e Entry, hit bool, f Fill, wait bool, err error) {
 	if !s.allow() {
-		return Entry{}, false, Fill{}, ErrUnavailable
+		return Entry{}, false, Fill{}, false, ErrUnavailable
 	}
 	ver, raw, err := s.read(ctx, key)
 	if err != nil {
-		return Entry{}, false, Fill{}, s.fail(ctx, err)
+		return Entry{}, false, Fill{}, false, s.fail(ctx, err)
 	}
 	dk := s.ks.data(ver, key)
 	if raw != nil {
 		if e, ok := s.decode(raw, ver); ok && s.fresh(e) {
 			s.st.hits.Add(1)
-			return e, true, Fill{}, nil
+			return e, true, Fill{}, false, nil
 		}
 	}
 	s.st.misses.Add(1)
 	if s.o.LeaseTTL < 0 {
-		return Entry{}, false, Fill{key: dk, ver: ver, write: true}, nil
+		return Entry{}, false, Fill{key: dk, ver: ver, write: true}, false, nil
 	}
-	return s.lease(ctx, dk, ver, raw)
+	f, ok, err := s.tryLease(ctx, dk, ver, raw)
+	if err != nil || ok {
+		return Entry{}, false, f, false, err
+	}
+	return Entry{}, false, Fill{key: dk, ver: ver}, true, nil
 }
 
 // read returns the version and the raw value of key under it (nil when
@@ -149,12 +166,13 @@ func (s *Store) fresh(e Entry) bool {
 	return e.SoftExpiry == 0 || s.now() < e.SoftExpiry
 }
 
-// lease takes the lease of data key dk after a miss that found raw (nil, a lease
-// or corrupt bytes), or waits for its holder.
-func (s *Store) lease(ctx context.Context, dk string, ver uint64, raw []byte) (Entry, bool, Fill, error) {
-	if f, ok, err := s.tryLease(ctx, dk, ver, raw); err != nil || ok {
-		return Entry{}, false, f, err
-	}
+// Wait waits for the value of the key whose lease another holder has (f from
+// [Store.Begin] with wait true), polling with backoff for up to
+// [Options.LeaseWait]. It returns the holder's value, or a Fill: its own lease
+// when the holder gave up or the key was invalidated meanwhile, or one that
+// writes nothing when the wait ran out.
+func (s *Store) Wait(ctx context.Context, f Fill) (Entry, bool, Fill, error) {
+	dk, ver := f.key, f.ver
 	s.st.leaseWaits.Add(1)
 	deadline := time.Now().Add(s.o.LeaseWait)
 	t := time.NewTimer(0)
