@@ -14,7 +14,8 @@ import "github.com/redis/go-redis/v9"
 // ARGV[2+2i], ARGV[3+2i]: T and tau of limit i, in µs
 //
 // Reply: {now, all, act, (allowed, remaining, retry, reset, newTAT) per limit}
-// where act is the delay before a reservation may act.
+// where act is the delay before a reservation may act; now and newTAT are 0
+// for a plain decision (maxWait < 0).
 var decideScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local n = tonumber(ARGV[1])
@@ -84,6 +85,12 @@ elseif n > 0 then
   end
 end
 out[3] = act - now
+if tonumber(ARGV[2]) < 0 then
+  -- A plain decision needs neither the clock nor the new TATs: zeros
+  -- cost the client nothing to decode.
+  out[1] = 0
+  for i = 1, m do out[5 * i + 3] = 0 end
+end
 return out
 `)
 
