@@ -77,5 +77,11 @@
 // and no policies, the bytes equal those of [encoding/json.Marshal]; zero values
 // of selected fields are written, not dropped.
 //
-// A [Codec] is safe for concurrent use and starts no goroutines.
+// # Memory
+//
+// Masks come from clients, so nothing a client sends grows memory without bound:
+// compiled plans, and the masks kept by [Codec.Parse] and [Codec.Validate] so that a
+// mask sent again costs a lookup, live in caches of [Options.CacheSize] entries each.
+// What a Codec learns per Go type is bounded by the types of the program. A [Codec]
+// is safe for concurrent use and starts no goroutines.
 package fieldmask

@@ -713,7 +713,7 @@ func (cp *compiler) structEnc(t reflect.Type, n *node, addr bool) (encFn, error)
 		if f.hidden {
 			continue
 		}
-		sub := n.kids[f.name]
+		sub := n.get(f.name)
 		switch {
 		case sub != nil:
 			if f.optIn && f.perm != "" && !cp.bound {

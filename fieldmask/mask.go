@@ -14,8 +14,33 @@ import (
 // selected only when named.
 type node struct {
 	star bool
-	kids map[string]*node
-	pos  int // byte offset of the name in the parsed input; -1 when built by algebra
+	kids []kid // sorted by name, names unique
+	pos  int   // byte offset of the name in the parsed input; -1 when built by algebra
+}
+
+type kid struct {
+	name string
+	n    *node
+}
+
+func cmpKid(k kid, name string) int { return strings.Compare(k.name, name) }
+
+// get returns the node of the explicit field name, or nil.
+func (n *node) get(name string) *node {
+	if i, ok := slices.BinarySearchFunc(n.kids, name, cmpKid); ok {
+		return n.kids[i].n
+	}
+	return nil
+}
+
+// put sets the node of the field name.
+func (n *node) put(name string, k *node) {
+	i, ok := slices.BinarySearchFunc(n.kids, name, cmpKid)
+	if ok {
+		n.kids[i].n = k
+		return
+	}
+	n.kids = slices.Insert(n.kids, i, kid{name, k})
 }
 
 func (n *node) leaf() bool  { return n.star && len(n.kids) == 0 }
@@ -25,15 +50,18 @@ func (n *node) empty() bool { return !n.star && len(n.kids) == 0 }
 // each field wholly, so "*,a.b" selects all of a and names a.b explicitly), and drops
 // empty nodes. It returns n.
 func normalize(n *node) *node {
-	for name, k := range n.kids {
+	out := n.kids[:0]
+	for _, k := range n.kids {
 		if n.star {
-			k.star = true
+			k.n.star = true
 		}
-		normalize(k)
-		if k.empty() {
-			delete(n.kids, name)
+		normalize(k.n)
+		if !k.n.empty() {
+			out = append(out, k)
 		}
 	}
+	clear(n.kids[len(out):])
+	n.kids = out
 	if len(n.kids) == 0 {
 		n.kids = nil
 	}
@@ -43,21 +71,12 @@ func normalize(n *node) *node {
 func (n *node) clone() *node {
 	c := &node{star: n.star, pos: n.pos}
 	if n.kids != nil {
-		c.kids = make(map[string]*node, len(n.kids))
-		for k, v := range n.kids {
-			c.kids[k] = v.clone()
+		c.kids = make([]kid, len(n.kids))
+		for i, k := range n.kids {
+			c.kids[i] = kid{k.name, k.n.clone()}
 		}
 	}
 	return c
-}
-
-func (n *node) names() []string {
-	names := make([]string, 0, len(n.kids))
-	for k := range n.kids {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // Mask is a parsed, normalized field mask: a tree of JSON field names. The zero
@@ -87,6 +106,7 @@ func newMask(n *node) Mask {
 		return Mask{}
 	}
 	var b strings.Builder
+	b.Grow(64)
 	writeList(&b, n)
 	return Mask{r: &root{n: n, key: b.String()}}
 }
@@ -125,12 +145,12 @@ func writeList(b *strings.Builder, n *node) {
 		b.WriteByte('*')
 		first = false
 	}
-	for _, name := range n.names() {
+	for _, k := range n.kids {
 		if !first {
 			b.WriteByte(',')
 		}
 		first = false
-		writeItem(b, name, n.kids[name])
+		writeItem(b, k.name, k.n)
 	}
 }
 
@@ -140,9 +160,7 @@ func writeItem(b *strings.Builder, name string, k *node) {
 	case k.leaf():
 	case !k.star && len(k.kids) == 1:
 		b.WriteByte('.')
-		for sub, kk := range k.kids {
-			writeItem(b, sub, kk)
-		}
+		writeItem(b, k.kids[0].name, k.kids[0].n)
 	default:
 		b.WriteByte('{')
 		writeList(b, k)
@@ -196,7 +214,7 @@ func (m Mask) Has(path string) bool {
 		if s != nil {
 			fi = s.byName[name]
 		}
-		if k := n.kids[name]; k != nil {
+		if k := n.get(name); k != nil {
 			n = k
 		} else if n.star {
 			if s != nil && (fi == nil || fi.hidden || fi.optIn) {
@@ -223,7 +241,7 @@ func (m Mask) Sub(name string) Mask {
 		return Mask{}
 	}
 	n := m.r.n
-	k := n.kids[name]
+	k := n.get(name)
 	var b *boundInfo
 	if m.r.bound != nil {
 		fi := m.r.bound.s.byName[name]
@@ -268,18 +286,18 @@ func (m Mask) Paths() []string {
 		if n.star {
 			out = append(out, prefix+"*")
 		}
-		for _, name := range n.names() {
+		for _, k := range n.kids {
 			var b strings.Builder
 			b.WriteString(prefix)
-			writeName(&b, name)
+			writeName(&b, k.name)
 			b.WriteByte('.')
 			p := b.String()
-			if n.kids[name].leaf() {
+			if k.n.leaf() {
 				p = p[:len(p)-1]
 				out = append(out, p)
 				continue
 			}
-			walk(p, n.kids[name])
+			walk(p, k.n)
 		}
 	}
 	walk("", m.r.n)
@@ -307,19 +325,19 @@ func (m Mask) unbound() Mask {
 
 func union(a, b *node) *node {
 	out := &node{star: a.star || b.star, pos: a.pos}
-	if len(a.kids)+len(b.kids) > 0 {
-		out.kids = make(map[string]*node, len(a.kids)+len(b.kids))
-	}
-	for name, k := range a.kids {
-		if bk := b.kids[name]; bk != nil {
-			out.kids[name] = union(k, bk)
-		} else {
-			out.kids[name] = k.clone()
-		}
-	}
-	for name, k := range b.kids {
-		if a.kids[name] == nil {
-			out.kids[name] = k.clone()
+	i, j := 0, 0
+	for i < len(a.kids) || j < len(b.kids) {
+		switch {
+		case j == len(b.kids) || i < len(a.kids) && a.kids[i].name < b.kids[j].name:
+			out.kids = append(out.kids, kid{a.kids[i].name, a.kids[i].n.clone()})
+			i++
+		case i == len(a.kids) || b.kids[j].name < a.kids[i].name:
+			out.kids = append(out.kids, kid{b.kids[j].name, b.kids[j].n.clone()})
+			j++
+		default:
+			out.kids = append(out.kids, kid{a.kids[i].name, union(a.kids[i].n, b.kids[j].n)})
+			i++
+			j++
 		}
 	}
 	return out
@@ -338,27 +356,27 @@ func (m Mask) Intersect(o Mask) Mask {
 func intersect(a, b *node) *node {
 	out := &node{star: a.star && b.star, pos: a.pos}
 	add := func(name string, k *node) {
-		if k.empty() {
-			return
-		}
-		if out.kids == nil {
-			out.kids = make(map[string]*node)
-		}
-		out.kids[name] = k
-	}
-	for name, ak := range a.kids {
-		switch bk := b.kids[name]; {
-		case bk != nil:
-			add(name, intersect(ak, bk))
-		case b.star:
-			add(name, intersect(ak, leafNode))
+		if !k.empty() {
+			out.kids = append(out.kids, kid{name, k})
 		}
 	}
-	if a.star {
-		for name, bk := range b.kids {
-			if a.kids[name] == nil {
-				add(name, intersect(leafNode, bk))
+	i, j := 0, 0
+	for i < len(a.kids) || j < len(b.kids) {
+		switch {
+		case j == len(b.kids) || i < len(a.kids) && a.kids[i].name < b.kids[j].name:
+			if b.star {
+				add(a.kids[i].name, intersect(a.kids[i].n, leafNode))
 			}
+			i++
+		case i == len(a.kids) || b.kids[j].name < a.kids[i].name:
+			if a.star {
+				add(b.kids[j].name, intersect(leafNode, b.kids[j].n))
+			}
+			j++
+		default:
+			add(a.kids[i].name, intersect(a.kids[i].n, b.kids[j].n))
+			i++
+			j++
 		}
 	}
 	return out
@@ -381,18 +399,15 @@ func (m Mask) withIncludes(inc Mask) Mask {
 func include(base, inc *node) *node {
 	out := base.clone()
 	out.star = base.star || inc.star
-	for name, ik := range inc.kids {
-		bk := base.kids[name]
+	for _, ik := range inc.kids {
+		bk := base.get(ik.name)
 		switch {
 		case bk == nil:
-			if out.kids == nil {
-				out.kids = make(map[string]*node)
-			}
-			out.kids[name] = ik.clone()
-		case ik.leaf():
+			out.put(ik.name, ik.n.clone())
+		case ik.n.leaf():
 			// base's selection inside the field stands.
 		default:
-			out.kids[name] = include(bk, ik)
+			out.put(ik.name, include(bk, ik.n))
 		}
 	}
 	return out

@@ -198,13 +198,10 @@ func (p *parser) item(n *node, depth int) error {
 		if err != nil {
 			return err
 		}
-		if n.kids == nil {
-			n.kids = make(map[string]*node)
-		}
-		kid := n.kids[name]
+		kid := n.get(name)
 		if kid == nil {
 			kid = &node{pos: pos}
-			n.kids[name] = kid
+			n.put(name, kid)
 		}
 		if p.i < len(p.s) && p.s[p.i] == '.' {
 			p.i++
@@ -237,8 +234,18 @@ func (p *parser) item(n *node, depth int) error {
 
 // isNameRune reports whether r may appear in an unquoted name.
 func isNameRune(r rune) bool {
-	return r == '_' || r == '-' || r == '$' || unicode.IsLetter(r) || unicode.IsDigit(r)
+	if r < utf8.RuneSelf {
+		return asciiName[r]
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
+
+var asciiName = func() (t [utf8.RuneSelf]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = c == '_' || c == '-' || c == '$' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	}
+	return t
+}()
 
 func (p *parser) name() (string, error) {
 	if p.i < len(p.s) && p.s[p.i] == '`' {
@@ -258,6 +265,13 @@ func (p *parser) name() (string, error) {
 	}
 	start := p.i
 	for p.i < len(p.s) {
+		if c := p.s[p.i]; c < utf8.RuneSelf {
+			if !asciiName[c] {
+				break
+			}
+			p.i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(p.s[p.i:])
 		if r == utf8.RuneError && size <= 1 || !isNameRune(r) {
 			break

@@ -137,9 +137,8 @@ func (c *Codec) Validate(t reflect.Type, m Mask, o *ValidateOptions) (Mask, erro
 			return m.unbound(), nil
 		}
 		ve := &ValidationError{Type: t.String()}
-		for _, name := range m.r.n.names() {
-			k := m.r.n.kids[name]
-			ve.Errors = append(ve.Errors, PathError{Path: name, Offset: k.pos, Reason: reasonNoFields})
+		for _, k := range m.r.n.kids {
+			ve.Errors = append(ve.Errors, PathError{Path: joinPath(nil, k.name), Offset: k.n.pos, Reason: reasonNoFields})
 		}
 		if o.Lenient {
 			return All().unbound(), nil
@@ -206,7 +205,8 @@ func joinPath(stack []string, name string) string {
 
 func (ck *checker) node(s *structInfo, n *node, stack []string) *node {
 	out := &node{star: n.star, pos: n.pos}
-	for name, k := range n.kids {
+	for _, kd := range n.kids {
+		name, k := kd.name, kd.n
 		f := s.byName[name]
 		if !ck.visible(f) {
 			allowed := allowedNames(s, ck.o)
@@ -222,8 +222,8 @@ func (ck *checker) node(s *structInfo, n *node, stack []string) *node {
 			sub = &node{star: true, pos: k.pos}
 		case f.elem == nil:
 			path := joinPath(stack, name)
-			for kn, kk := range k.kids {
-				ck.errs = append(ck.errs, PathError{Path: path + "." + joinPath(nil, kn), Offset: kk.pos, Reason: reasonNoFields})
+			for _, kk := range k.kids {
+				ck.errs = append(ck.errs, PathError{Path: path + "." + joinPath(nil, kk.name), Offset: kk.n.pos, Reason: reasonNoFields})
 			}
 			if !k.star {
 				continue
@@ -236,9 +236,9 @@ func (ck *checker) node(s *structInfo, n *node, stack []string) *node {
 			}
 		}
 		if out.kids == nil {
-			out.kids = make(map[string]*node, len(n.kids))
+			out.kids = make([]kid, 0, len(n.kids))
 		}
-		out.kids[name] = sub
+		out.kids = append(out.kids, kid{name, sub})
 	}
 	return out
 }
