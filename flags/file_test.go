@@ -2,6 +2,7 @@ package flags
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -33,7 +34,7 @@ func TestFileSource(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "flags.json")
 	require.NoError(t, os.WriteFile(path, []byte(docV1), 0o644))
-	const interval = 50 * time.Millisecond
+	const interval = 200 * time.Millisecond
 	c, err := New(ctx, FileSource(path, &FileOptions{Interval: interval}), nil)
 	require.NoError(t, err)
 	defer c.Close()
@@ -46,7 +47,8 @@ func TestFileSource(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, []byte(docV2), 0o644))
 		ev := waitEvent(t, ch, 10*interval)
 		assert.Equal(t, int64(2), ev.Version)
-		assert.Less(t, time.Since(start), 3*interval)
+		// Applied at the next poll; allow scheduling slack on a loaded machine.
+		assert.Less(t, time.Since(start), interval+300*time.Millisecond)
 		assert.Equal(t, "Y", c.String(ctx, "b", Subject{}, ""))
 	})
 
@@ -56,8 +58,12 @@ func TestFileSource(t *testing.T) {
 		require.NoError(t, err)
 		_, err = f.WriteString(half)
 		require.NoError(t, err)
-		require.Eventually(t, func() bool { return c.Status().State == StateStale }, 5*time.Second, interval/5)
-		assert.ErrorIs(t, c.Status().Err, ErrInvalidDocument)
+		// (A poll between the truncation and the write sees an empty file,
+		// reported as unavailable; wait for the half document itself.)
+		require.Eventually(t, func() bool {
+			st := c.Status()
+			return st.State == StateStale && errors.Is(st.Err, ErrInvalidDocument)
+		}, 5*time.Second, interval/5)
 		assert.Equal(t, "Y", c.String(ctx, "b", Subject{}, ""), "the last good document stays")
 		_, err = f.WriteString(docV1[len(half):])
 		require.NoError(t, err)

@@ -70,21 +70,20 @@ func TestRedisSourcePolling(t *testing.T) {
 	key := srv.Key("flags")
 	ctx := context.Background()
 	publish(t, rdb, key, docV1)
-	const interval = 200 * time.Millisecond
+	const interval = 500 * time.Millisecond
 	c, err := New(ctx, RedisSource(rdb, key, &RedisOptions{PollInterval: interval, NoSubscribe: true}), nil)
 	require.NoError(t, err)
 	defer c.Close()
 	ch := events(c)
-	for range 3 {
+	for _, doc := range []string{docV2, docV1} {
 		start := time.Now()
-		publish(t, rdb, key, docV2)
+		publish(t, rdb, key, doc)
 		waitEvent(t, ch, 5*time.Second)
 		elapsed := time.Since(start)
 		t.Logf("applied %v after publishing", elapsed)
-		// The jittered wait is at most 1.2 × interval; allow scheduling slack.
-		assert.Less(t, elapsed, interval*6/5+150*time.Millisecond)
-		publish(t, rdb, key, docV1)
-		waitEvent(t, ch, 5*time.Second)
+		// The jittered wait is at most 1.2 × interval; allow scheduling
+		// slack on a loaded machine.
+		assert.Less(t, elapsed, interval*6/5+300*time.Millisecond)
 	}
 }
 
