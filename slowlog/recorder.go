@@ -60,9 +60,12 @@ func (r *Recorder) wall() time.Time {
 }
 
 // since returns nanoseconds since r.base (monotonic with the default clock).
+// A custom clock that reads earlier than it did at New counts as 0: op
+// times are never negative, so window arithmetic never sees a negative
+// slot index.
 func (r *Recorder) since() int64 {
 	if r.nowFn != nil {
-		return int64(r.nowFn().Sub(r.base))
+		return max(int64(r.nowFn().Sub(r.base)), 0)
 	}
 	return int64(time.Since(r.base))
 }

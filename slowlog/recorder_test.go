@@ -477,3 +477,25 @@ func TestMaxOps(t *testing.T) {
 	}
 	assert.Len(t, unlimited.Snapshot().Ops, 1500)
 }
+
+func TestClockBeforeNewDoesNotPanic(t *testing.T) {
+	t.Parallel()
+	r, clk, cp := newTestRecorder(t, Options{Threshold: time.Millisecond, Watchdog: time.Hour})
+	op := r.Op("x")
+	for _, at := range []time.Duration{-25 * time.Second, -time.Hour, -365 * 24 * time.Hour, 5 * time.Second, -70 * time.Second} {
+		clk.Set(at)
+		tm := op.Start(context.Background())
+		clk.Advance(2 * time.Millisecond)
+		tm.End(nil)
+		op.Observe(context.Background(), time.Millisecond, nil)
+		r.tick()
+	}
+	s := r.Snapshot()
+	got, ok := s.Op("x")
+	require.True(t, ok)
+	assert.Equal(t, uint64(10), got.Total.Count, "a clock stepped back before New counts as New's time")
+	assert.Equal(t, uint64(10), got.Last1m.Count)
+	// Timers that start and end before New both read 0 (duration 0, fast);
+	// only the one at +5 s lasts 2 ms. Every Observe is slow.
+	assert.Len(t, cp.lines("slow operation"), 6)
+}
