@@ -134,7 +134,8 @@
 // "values": [v, ...]. Operators:
 //
 //   - eq, ne, in, notIn: equality with any of the values (strings, numbers
-//     or booleans); ne and notIn are the negations.
+//     or booleans); ne and notIn are the negations. A []string attribute
+//     (groups, roles) is in the values when any of its elements is.
 //   - prefix, suffix, contains: string tests against any of the values.
 //   - lt, le, gt, ge: numeric comparison with one number. Attributes may be
 //     any Go integer or float type or a [encoding/json.Number]; they are

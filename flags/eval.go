@@ -338,17 +338,16 @@ func (c *ccond) match(v any) bool {
 	return false
 }
 
-// member reports whether v equals one of the condition's values; known is
-// false when the condition has no value of v's kind.
+// member reports whether v equals one of the condition's values (for a
+// []string, whether any element does); known is false when the condition
+// has no value of v's kind.
 func (c *ccond) member(v any) (found, known bool) {
 	switch x := v.(type) {
 	case string:
-		if c.set != nil {
-			_, found = c.set[x]
-			return found, true
-		}
-		for _, s := range c.strs {
-			if s == x {
+		return c.hasString(x), len(c.strs) > 0
+	case []string:
+		for _, e := range x {
+			if c.hasString(e) {
 				return true, true
 			}
 		}
@@ -409,6 +408,19 @@ func toNumber(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
+}
+
+func (c *ccond) hasString(x string) bool {
+	if c.set != nil {
+		_, ok := c.set[x]
+		return ok
+	}
+	for _, s := range c.strs {
+		if s == x {
+			return true
+		}
+	}
+	return false
 }
 
 func looksNumeric(s string) bool {
