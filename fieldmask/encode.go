@@ -66,8 +66,9 @@ func (c *Codec) Marshal(v any, m Mask) ([]byte, error) {
 }
 
 // AppendMarshal appends the JSON encoding of v under m to dst and returns the
-// extended buffer. Reusing dst across calls makes encoding allocation-free for
-// values without maps, interfaces and MarshalJSON methods.
+// extended buffer; on error it returns dst's contents without partial output.
+// Reusing dst across calls makes encoding allocation-free for values without
+// maps, interfaces and MarshalJSON methods.
 //
 // The first use of a (type, mask) pair compiles a plan with reflection; later uses
 // run the plan, which walks the value with precomputed offsets and writes only the
@@ -109,7 +110,12 @@ func (c *Codec) appendMarshal(dst []byte, v any, m Mask, alloc bool) ([]byte, er
 		}
 		return b, err
 	}
-	return pl.enc.fn(dst, p, 0)
+	n0 := len(dst)
+	b, err := pl.enc.fn(dst, p, 0)
+	if err != nil {
+		return b[:n0], err
+	}
+	return b, nil
 }
 
 func (c *Codec) planFor(t reflect.Type, addr bool, m Mask) (*plan, error) {
