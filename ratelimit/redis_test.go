@@ -1,8 +1,10 @@
 package ratelimit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -314,9 +316,11 @@ func TestRedisFailures(t *testing.T) {
 			s := redistest.StartOwned(t)
 			c := s.Client(t)
 			budget := 50 * time.Millisecond
+			var logs syncBuffer
 			r := newRedis(t, c, l, &RedisOptions{
 				Prefix: s.Key("f"), OnError: policy, Budget: budget, Instances: 2,
 				Failures: 3, ProbeInterval: 20 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 			})
 			d, err := r.Allow(ctx, "k")
 			require.NoError(t, err)
@@ -351,6 +355,9 @@ func TestRedisFailures(t *testing.T) {
 
 			s.Restart(t)
 			require.Eventually(t, func() bool { return !r.Stats().BreakerOpen }, 10*time.Second, 5*time.Millisecond, "the probe closes the breaker")
+			assert.Contains(t, logs.String(), "Redis unavailable, applying failure policy")
+			assert.Contains(t, logs.String(), "policy="+policy.String())
+			assert.Contains(t, logs.String(), "Redis available again")
 			d, err = r.Allow(ctx, "k")
 			require.NoError(t, err)
 			assert.True(t, d.Allowed)
@@ -366,6 +373,24 @@ func TestRedisFailures(t *testing.T) {
 			check(t, 0, d, err)
 		})
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the breaker's goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestRedisDownAtStart(t *testing.T) {
