@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -151,13 +152,21 @@ func entriesJSON(es []Entry) []entryJSON {
 	return out
 }
 
+// attrJSON returns the JSON form of an attribute value. Values JSON cannot
+// hold (NaN, ±Inf, times outside years 0–9999) become strings, so that one
+// attribute cannot break the whole document.
 func attrJSON(v slog.Value) any {
 	switch v.Kind() {
 	case slog.KindDuration:
 		return v.Duration().String()
 	case slog.KindTime:
-		return v.Time()
-	case slog.KindInt64, slog.KindUint64, slog.KindFloat64, slog.KindBool, slog.KindString:
+		return v.Time().Format(time.RFC3339Nano)
+	case slog.KindFloat64:
+		if f := v.Float64(); math.IsNaN(f) || math.IsInf(f, 0) {
+			return v.String()
+		}
+		return v.Float64()
+	case slog.KindInt64, slog.KindUint64, slog.KindBool, slog.KindString:
 		return v.Any()
 	}
 	return v.String()
@@ -182,14 +191,17 @@ func (r *Recorder) Handler() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		q := req.URL.Query()
 		if q.Get("format") == "json" || strings.Contains(req.Header.Get("Accept"), "application/json") {
-			w.Header().Set("Content-Type", "application/json")
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
+			var doc any = data
 			if q.Get("histograms") == "1" {
-				_ = enc.Encode(handlerWire{snapshotWire: wireOf(data.Snapshot), Recent: data.Recent})
+				doc = handlerWire{snapshotWire: wireOf(data.Snapshot), Recent: data.Recent}
+			}
+			body, err := json.MarshalIndent(doc, "", "  ")
+			if err != nil { // only a custom clock outside years 0–9999 gets here
+				http.Error(w, "slowlog: "+err.Error(), http.StatusInternalServerError)
 				return
 			}
-			_ = enc.Encode(data)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(append(body, '\n'))
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -351,4 +352,29 @@ func FuzzDecodeSnapshot(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestHandlerJSONSurvivesOddAttrs(t *testing.T) {
+	t.Parallel()
+	r, _, _ := newTestRecorder(t, Options{Threshold: time.Millisecond})
+	far := time.Date(12345, 1, 2, 3, 4, 5, 0, time.UTC)
+	r.Op("odd").Observe(context.Background(), time.Second, nil,
+		slog.Float64("nan", math.NaN()), slog.Float64("inf", math.Inf(-1)), slog.Float64("half", 0.5),
+		slog.Time("far", far), slog.Time("near", time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)))
+	for _, q := range []string{"/?format=json", "/?format=json&histograms=1"} {
+		w := httptest.NewRecorder()
+		r.Handler().ServeHTTP(w, httptest.NewRequest("GET", q, nil))
+		require.Equal(t, http.StatusOK, w.Code, q)
+		var doc struct {
+			Recent []struct {
+				Attrs map[string]any `json:"attrs"`
+			} `json:"recent"`
+		}
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &doc), q)
+		require.Len(t, doc.Recent, 1, q)
+		assert.Equal(t, map[string]any{
+			"nan": "NaN", "inf": "-Inf", "half": 0.5,
+			"far": far.Format(time.RFC3339Nano), "near": "2026-01-02T03:04:05.000000006Z",
+		}, doc.Recent[0].Attrs, q)
+	}
 }
