@@ -23,8 +23,8 @@ var defaultFlags []byte
 // flagActivityFeed gates the new recent-activity path, per user.
 const flagActivityFeed = "activity-feed"
 
-// flagsRedisKey is where the flag document lives with -redis.
-const flagsRedisKey = "stout-example:flags"
+// flagsKey is where the flag document lives with -redis.
+func (s *server) flagsKey() string { return s.cfg.RedisPrefix + "flags" }
 
 // newFlags starts the flag client: on Redis when the server has a client,
 // else on the -flags file, else on the embedded default document.
@@ -35,11 +35,11 @@ func (s *server) newFlags(ctx context.Context) error {
 		// Publish the default document once, if the key is empty: version 0
 		// means "only if there is none", so instances starting together
 		// publish it once between them.
-		_, err := flags.PublishRedis(ctx, s.rdb, flagsRedisKey, defaultFlags, 0)
+		_, err := flags.PublishRedis(ctx, s.rdb, s.flagsKey(), defaultFlags, 0)
 		if err != nil && !errors.Is(err, flags.ErrVersionConflict) {
 			return fmt.Errorf("publish the default flag document: %w", err)
 		}
-		src = flags.RedisSource(s.rdb, flagsRedisKey, nil)
+		src = flags.RedisSource(s.rdb, s.flagsKey(), nil)
 	case s.cfg.FlagsFile != "":
 		if _, err := os.Stat(s.cfg.FlagsFile); err != nil {
 			return fmt.Errorf("-flags: %w", err)
@@ -81,7 +81,7 @@ func (s *server) debugFlags(w http.ResponseWriter, _ *http.Request) {
 	src := "embedded default (static)"
 	switch {
 	case s.rdb != nil:
-		src = "redis key " + flagsRedisKey
+		src = "redis key " + s.flagsKey()
 	case s.cfg.FlagsFile != "":
 		src = "file " + s.cfg.FlagsFile
 	}

@@ -19,7 +19,7 @@ func (s *server) newLimits() {
 	write := ratelimit.Limit{Rate: rate.Limit(s.cfg.WriteLimit), Burst: 2 * s.cfg.WriteLimit, Name: "writes"}
 	var readLim, writeLim ratelimit.Limiter
 	if s.rdb != nil {
-		opts := &ratelimit.RedisOptions{Prefix: "stout-example:rl", OnError: ratelimit.FallbackLocal, Logger: s.cfg.Logger}
+		opts := &ratelimit.RedisOptions{Prefix: s.cfg.RedisPrefix + "rl", OnError: ratelimit.FallbackLocal, Logger: s.cfg.Logger}
 		r, w := ratelimit.NewRedis(s.rdb, read, opts), ratelimit.NewRedis(s.rdb, write, opts)
 		s.closers = append(s.closers, r.Close, w.Close)
 		readLim, writeLim = r, w

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,30 +24,28 @@ var repoOps = []string{
 // latency (a round trip plus a query) and an OFFSET query also pays for every
 // row it skips, as a database does. The sleeping is the point: it is the cost
 // that caching, keyset pagination and field masks save.
+//
+// Rows are generated from the seed; writes are kept in a store of changed
+// records, in memory or, with -redis, in Redis so that every instance sees
+// them.
 type repo struct {
 	data     *dataset
 	latency  time.Duration
 	scanCost time.Duration // per row skipped by an OFFSET query
+	store    store
 
 	calls map[string]*atomic.Int64 // fixed at construction; values atomic
 	ops   map[string]*slowlog.Op   // timers, one per call name
-
-	mu        sync.RWMutex // guards the override maps
-	users     map[int64]User
-	profiles  map[int64]Profile
-	prefs     map[int64]Preferences
-	activityV map[int64][]Activity // activity prepended by writes
 }
 
-func newRepo(d *dataset, latency, scanCost time.Duration, rec *slowlog.Recorder) *repo {
+func newRepo(d *dataset, latency, scanCost time.Duration, rec *slowlog.Recorder, st store) *repo {
+	if st == nil {
+		st = newMemStore()
+	}
 	r := &repo{
-		data: d, latency: latency, scanCost: scanCost,
-		calls:     make(map[string]*atomic.Int64, len(repoOps)),
-		ops:       make(map[string]*slowlog.Op, len(repoOps)),
-		users:     map[int64]User{},
-		profiles:  map[int64]Profile{},
-		prefs:     map[int64]Preferences{},
-		activityV: map[int64][]Activity{},
+		data: d, latency: latency, scanCost: scanCost, store: st,
+		calls: make(map[string]*atomic.Int64, len(repoOps)),
+		ops:   make(map[string]*slowlog.Op, len(repoOps)),
 	}
 	for _, op := range repoOps {
 		r.calls[op] = new(atomic.Int64)
@@ -99,23 +96,22 @@ func (r *repo) Calls() (map[string]int64, int64) {
 	return m, total
 }
 
-func (r *repo) userLocked(id int64) User {
-	if u, ok := r.users[id]; ok {
-		return u
+// record reads the changes written to user id, if any.
+func (r *repo) record(ctx context.Context, id int64) (record, error) {
+	if !r.data.exists(id) {
+		return record{}, errNoUser
 	}
-	return r.data.user(id)
+	return r.store.get(ctx, id)
 }
 
 // User reads one user row.
 func (r *repo) User(ctx context.Context, id int64) (u User, err error) {
 	err = r.call(ctx, "users.get", 0, func() error {
-		if !r.data.exists(id) {
-			return errNoUser
+		rec, err := r.record(ctx, id)
+		if err == nil {
+			u = rec.user(r.data, id)
 		}
-		r.mu.RLock()
-		u = r.userLocked(id)
-		r.mu.RUnlock()
-		return nil
+		return err
 	})
 	return u, err
 }
@@ -123,17 +119,11 @@ func (r *repo) User(ctx context.Context, id int64) (u User, err error) {
 // Profile reads one user's profile.
 func (r *repo) Profile(ctx context.Context, id int64) (p Profile, err error) {
 	err = r.call(ctx, "profiles.get", 0, func() error {
-		if !r.data.exists(id) {
-			return errNoUser
+		rec, err := r.record(ctx, id)
+		if err == nil {
+			p = rec.profile(r.data, id)
 		}
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		if v, ok := r.profiles[id]; ok {
-			p = v
-		} else {
-			p = r.data.profile(id)
-		}
-		return nil
+		return err
 	})
 	return p, err
 }
@@ -141,28 +131,13 @@ func (r *repo) Profile(ctx context.Context, id int64) (p Profile, err error) {
 // Preferences reads one user's preferences.
 func (r *repo) Preferences(ctx context.Context, id int64) (p Preferences, err error) {
 	err = r.call(ctx, "preferences.get", 0, func() error {
-		if !r.data.exists(id) {
-			return errNoUser
+		rec, err := r.record(ctx, id)
+		if err == nil {
+			p = rec.preferences(r.data, id)
 		}
-		r.mu.RLock()
-		defer r.mu.RUnlock()
-		if v, ok := r.prefs[id]; ok {
-			p = v
-		} else {
-			p = r.data.preferences(id)
-		}
-		return nil
+		return err
 	})
 	return p, err
-}
-
-func (r *repo) activityLocked(id int64) []Activity {
-	out := make([]Activity, 0, activityLen)
-	out = append(out, r.activityV[id]...)
-	for i := 0; len(out) < activityLen; i++ {
-		out = append(out, r.data.activity(id, i))
-	}
-	return out[:activityLen]
 }
 
 // ActivityIDs is the first query of the old recent-activity path: the ids of
@@ -181,10 +156,11 @@ func (r *repo) ActivityIDs(ctx context.Context, id int64) (n int, err error) {
 // ActivityByIDs loads the entries ActivityIDs returned.
 func (r *repo) ActivityByIDs(ctx context.Context, id int64, n int) (a []Activity, err error) {
 	err = r.call(ctx, "activity.get", 0, func() error {
-		r.mu.RLock()
-		a = r.activityLocked(id)[:n]
-		r.mu.RUnlock()
-		return nil
+		rec, err := r.record(ctx, id)
+		if err == nil {
+			a = rec.activity(r.data, id)[:n]
+		}
+		return err
 	})
 	return a, err
 }
@@ -193,13 +169,11 @@ func (r *repo) ActivityByIDs(ctx context.Context, id int64, n int) (a []Activity
 // denormalised feed.
 func (r *repo) ActivityFeed(ctx context.Context, id int64) (a []Activity, err error) {
 	err = r.call(ctx, "activity.feed", 0, func() error {
-		if !r.data.exists(id) {
-			return errNoUser
+		rec, err := r.record(ctx, id)
+		if err == nil {
+			a = rec.activity(r.data, id)
 		}
-		r.mu.RLock()
-		a = r.activityLocked(id)
-		r.mu.RUnlock()
-		return nil
+		return err
 	})
 	return a, err
 }
@@ -224,8 +198,8 @@ func (r *repo) ListPage(ctx context.Context, req *paginate.Request) (page pagina
 		if err != nil {
 			return err
 		}
-		rows = r.rowsOf(page.Items)
-		return nil
+		rows, err = r.rowsOf(ctx, page.Items)
+		return err
 	})
 	return page, rows, err
 }
@@ -237,20 +211,23 @@ func (r *repo) ListOffset(ctx context.Context, offset, limit int) (out []User, e
 	extra := time.Duration(offset) * r.scanCost
 	err = r.call(ctx, "users.offset", extra, func() error {
 		lo := min(offset, len(r.data.order))
-		out = r.rowsOf(r.data.order[lo:min(lo+limit, len(r.data.order))])
-		return nil
+		var err error
+		out, err = r.rowsOf(ctx, r.data.order[lo:min(lo+limit, len(r.data.order))])
+		return err
 	})
 	return out, err
 }
 
-func (r *repo) rowsOf(ids []int32) []User {
-	out := make([]User, 0, len(ids))
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for _, id := range ids {
-		out = append(out, r.userLocked(int64(id)))
+func (r *repo) rowsOf(ctx context.Context, ids []int32) ([]User, error) {
+	recs, err := r.store.getMany(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	out := make([]User, len(ids))
+	for i, id := range ids {
+		out[i] = recs[int64(id)].user(r.data, int64(id))
+	}
+	return out, nil
 }
 
 // Len is the number of users.
@@ -284,44 +261,33 @@ func (r *repo) Update(ctx context.Context, id int64, p userPatch, now time.Time)
 		if !r.data.exists(id) {
 			return errNoUser
 		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		u = r.userLocked(id)
-		if p.Name != nil {
-			u.Name = *p.Name
-		}
-		if p.Email != nil {
-			u.Email = *p.Email
-		}
-		r.users[id] = u
-		changed |= partUser
-		if pp := p.Profile; pp != nil {
-			pr, ok := r.profiles[id]
-			if !ok {
-				pr = r.data.profile(id)
+		changed = partUser | partActivity
+		return r.store.update(ctx, id, func(rec *record) {
+			cur := rec.user(r.data, id)
+			set(&cur.Name, p.Name)
+			set(&cur.Email, p.Email)
+			rec.User = &cur
+			u = cur
+			if pp := p.Profile; pp != nil {
+				pr := rec.profile(r.data, id)
+				set(&pr.Bio, pp.Bio)
+				set(&pr.Location, pp.Location)
+				set(&pr.Company, pp.Company)
+				rec.Profile = &pr
+				changed |= partProfile
 			}
-			set(&pr.Bio, pp.Bio)
-			set(&pr.Location, pp.Location)
-			set(&pr.Company, pp.Company)
-			r.profiles[id] = pr
-			changed |= partProfile
-		}
-		if pp := p.Preferences; pp != nil {
-			pr, ok := r.prefs[id]
-			if !ok {
-				pr = r.data.preferences(id)
+			if pp := p.Preferences; pp != nil {
+				pr := rec.preferences(r.data, id)
+				set(&pr.Theme, pp.Theme)
+				set(&pr.Language, pp.Language)
+				set(&pr.Timezone, pp.Timezone)
+				set(&pr.Newsletter, pp.Newsletter)
+				rec.Preferences = &pr
+				changed |= partPreferences
 			}
-			set(&pr.Theme, pp.Theme)
-			set(&pr.Language, pp.Language)
-			set(&pr.Timezone, pp.Timezone)
-			set(&pr.Newsletter, pp.Newsletter)
-			r.prefs[id] = pr
-			changed |= partPreferences
-		}
-		a := append([]Activity{{Kind: "update", Target: "user/" + itoa(id), At: now.UTC()}}, r.activityV[id]...)
-		r.activityV[id] = a[:min(len(a), activityLen)]
-		changed |= partActivity
-		return nil
+			a := append([]Activity{{Kind: "update", Target: "user/" + itoa(id), At: now.UTC()}}, rec.activity(r.data, id)...)
+			rec.Activity = a[:activityLen]
+		})
 	})
 	return u, changed, err
 }

@@ -35,6 +35,7 @@ type config struct {
 
 	RedisAddr    string   // -redis: one Redis for cache, limits and flags
 	RedisCluster []string // -redis-cluster: a Redis Cluster instead
+	RedisPrefix  string   // starts every Redis key; default "stout-example:"
 
 	// TrustLoopbackProxy makes X-Forwarded-For from a loopback peer the
 	// client's address, so that a load generator on this machine can act as
@@ -78,6 +79,9 @@ func (c *config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RedisPrefix == "" {
+		c.RedisPrefix = "stout-example:"
 	}
 	if c.ReadLimit <= 0 {
 		c.ReadLimit = 100
@@ -159,8 +163,12 @@ func newServer(cfg config) (*server, error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.slow.Close)
-	s.repo = newRepo(newDataset(cfg.Users, cfg.Seed), cfg.Latency, cfg.ScanCost, s.slow)
 	s.newRedis()
+	var st store
+	if s.rdb != nil {
+		st = &redisStore{rdb: s.rdb, prefix: cfg.RedisPrefix}
+	}
+	s.repo = newRepo(newDataset(cfg.Users, cfg.Seed), cfg.Latency, cfg.ScanCost, s.slow, st)
 	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 	defer cancel()
 	if err := s.newFlags(ctx); err != nil {

@@ -282,7 +282,7 @@ func TestRepoLatency(t *testing.T) {
 	rec, err := slowlog.New(nil)
 	require.NoError(t, err)
 	defer rec.Close()
-	r := newRepo(newDataset(10, 1), time.Hour, 0, rec)
+	r := newRepo(newDataset(10, 1), time.Hour, 0, rec, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err = r.User(ctx, 1)
