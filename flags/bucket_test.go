@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -115,10 +116,22 @@ func TestScale(t *testing.T) {
 
 const propertyKeys = 100_000
 
+// subjectKeys returns n random subject keys from a fixed seed, so that
+// every statistical test below sees the same keys on every run.
 func subjectKeys(n int) []string {
+	r := rand.New(rand.NewPCG(2026, 9))
 	keys := make([]string, n)
 	for i := range keys {
-		keys[i] = fmt.Sprintf("subject-%08d", i)
+		keys[i] = fmt.Sprintf("%08x-%04x", r.Uint32(), r.Uint32()&0xffff)
+	}
+	return keys
+}
+
+// sequentialKeys returns user-0 … user-(n-1): IDs as many services issue them.
+func sequentialKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user-%d", i)
 	}
 	return keys
 }
@@ -128,7 +141,7 @@ func subjectKeys(n int) []string {
 // holds its percentage of subjects.
 func TestRaisingPercentOnlyAddsSubjects(t *testing.T) {
 	t.Parallel()
-	keys := subjectKeys(propertyKeys)
+	keys := append(subjectKeys(propertyKeys/2), sequentialKeys(propertyKeys/2)...)
 	ctx := context.Background()
 	percents := []string{"0", "0.01", "0.5", "1", "5", "12.5", "33.33", "50", "99.99", "100"}
 	prev := make([]bool, len(keys))
@@ -266,7 +279,7 @@ func TestUniformBuckets(t *testing.T) {
 	t.Parallel()
 	// 100k keys over 10 deciles of the bucket space.
 	obs := make([]float64, 10)
-	for _, k := range subjectKeys(propertyKeys) {
+	for _, k := range sequentialKeys(propertyKeys) {
 		obs[Bucket("uniform", k)/1000]++
 	}
 	exp := make([]float64, 10)
