@@ -95,3 +95,36 @@ func BenchmarkStampede(b *testing.B) {
 	}
 	b.ReportMetric(float64(loads.Load())/float64(n), "loads/1000gets")
 }
+
+// BenchmarkGetManyHit measures a GetMany of 16 keys that are all in memory.
+func BenchmarkGetManyHit(b *testing.B) {
+	ctx := context.Background()
+	batch := func(ctx context.Context, keys []string) (map[string]string, error) { return nil, nil }
+	pick := func(keys []string, i int) []string { return keys[(i*16)&(benchKeys-1):][:16] }
+	b.Run("serial", func(b *testing.B) {
+		c, keys, _ := benchCache(b)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if m, err := c.GetMany(ctx, pick(keys, i), batch); err != nil || len(m) != 16 {
+				b.Fatal(err, len(m))
+			}
+			i++
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		c, keys, _ := benchCache(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if m, err := c.GetMany(ctx, pick(keys, i), batch); err != nil || len(m) != 16 {
+					b.Error(err, len(m))
+					return
+				}
+				i++
+			}
+		})
+	})
+}

@@ -25,38 +25,55 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoader[
 		waits   []pending
 		own     []string
 		ownF    []*flight[V]
-		seen    = make(map[string]struct{}, len(keys))
-		single  Loader[V]
+		missed  map[string]struct{} // keys that went to a flight, for duplicates
+		single  Loader[V]           // load for one key, made when a refresh needs it
 		err     error
 		started bool
 	)
-	if load != nil {
-		single = func(ctx context.Context, key string) (V, error) {
-			m, err := load(ctx, []string{key})
-			if err != nil {
-				var zero V
-				return zero, err
+	singleLoader := func() Loader[V] {
+		if single == nil && load != nil {
+			single = func(ctx context.Context, key string) (V, error) {
+				m, err := load(ctx, []string{key})
+				if err != nil {
+					var zero V
+					return zero, err
+				}
+				v, ok := m[key]
+				if !ok {
+					return v, ErrNotFound
+				}
+				return v, nil
 			}
-			v, ok := m[key]
-			if !ok {
-				return v, ErrNotFound
-			}
-			return v, nil
 		}
+		return single
 	}
 	for _, key := range keys {
-		if _, dup := seen[key]; dup {
+		if _, dup := out[key]; dup {
 			continue
 		}
-		seen[key] = struct{}{}
+		if _, dup := missed[key]; dup {
+			continue
+		}
 		if e, ok := c.l1.GetIfPresent(key); ok {
-			if v, verr, ok := c.serve(ctx, key, e, c.now(), single); ok {
+			now := c.now()
+			if now < e.quick && e.gen == c.gen.Load() {
+				c.stats.hits.inc()
+				if !e.neg {
+					out[key] = e.value
+				}
+				continue
+			}
+			if v, verr, ok := c.serve(ctx, key, e, now, singleLoader()); ok {
 				if verr == nil {
 					out[key] = v
 				}
 				continue
 			}
 		}
+		if missed == nil {
+			missed = make(map[string]struct{})
+		}
+		missed[key] = struct{}{}
 		c.stats.misses.Add(1)
 		if load == nil {
 			err = ErrNilLoader
