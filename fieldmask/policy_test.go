@@ -1,6 +1,7 @@
 package fieldmask
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -200,4 +201,59 @@ func TestPolicyEmbedded(t *testing.T) {
 	assert.Equal(t, `{"public":"p","extra":"e"}`, string(b))
 	_, err = Validate[outer](c, MustParse("secret"), nil)
 	require.Error(t, err)
+}
+
+// Many goroutines share one Codec with tiny caches: parse, validate with and
+// without permissions, encode. Run under -race.
+func TestCodecConcurrent(t *testing.T) {
+	t.Parallel()
+	c, err := New(&Options{CacheSize: 4, Policies: map[reflect.Type]Policy{
+		reflect.TypeFor[pAccount](): {Hidden: []string{"password_hash"}, OptIn: map[string]string{"api_key": "admin"}},
+	}})
+	require.NoError(t, err)
+	acc := sampleAccount()
+	admin := &ValidateOptions{Allow: func(p string) bool { return p == "admin" }}
+	masks := []string{"id", "id,api_key", "owner.id", "members.name", "*", "settings", "id,plan", "owner{id,api_key}"}
+	done := make(chan struct{})
+	for g := range 12 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 200 {
+				in := masks[(g+i)%len(masks)]
+				m, err := c.Parse(in)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				isAdmin := (g+i)%3 == 0
+				opts := &ValidateOptions{}
+				if isAdmin {
+					opts = admin
+				}
+				v, err := Validate[pAccount](c, m, opts)
+				if strings.Contains(in, "api_key") && !isAdmin {
+					if err == nil {
+						t.Errorf("%q validated without the permission", in)
+					}
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, err := c.Marshal(acc, v)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if bytes.Contains(b, []byte("HASH")) || !isAdmin && bytes.Contains(b, []byte("KEY")) {
+					t.Errorf("leak in %s", b)
+					return
+				}
+			}
+		}()
+	}
+	for range 12 {
+		<-done
+	}
 }
