@@ -5,15 +5,30 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/stout-go/stout/slowlog"
 )
 
-// clock is moved by hand so that the output is stable.
-type clock struct{ t time.Time }
+// clock is moved by hand so that the output is stable. The Recorder's
+// background goroutine reads it too, hence the mutex.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (c *clock) Now() time.Time { return c.t }
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
 
 // A bad day: the database stalls and 10,000 calls in one second are slow.
 // The log gets the first three lines, then one summary per minute with the
@@ -46,7 +61,7 @@ func Example_floodControl() {
 		d := 400*time.Millisecond + time.Duration(i%100)*time.Millisecond
 		op.Observe(context.Background(), d, nil)
 	}
-	clk.t = clk.t.Add(time.Minute)
+	clk.Advance(time.Minute)
 	op.Observe(context.Background(), 450*time.Millisecond, nil) // the next slow call brings the summary
 
 	fmt.Println("recorded:", op.Stats().Total.Count)

@@ -8,16 +8,31 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/stout-go/stout/slowlog"
 )
 
 // stepClock is a clock the examples move by hand, so their output is stable.
-type stepClock struct{ t time.Time }
+// The Recorder's background goroutine reads it too, hence the mutex.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (c *stepClock) Now() time.Time        { return c.t }
-func (c *stepClock) Sleep(d time.Duration) { c.t = c.t.Add(d) }
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *stepClock) Sleep(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
 func newClock() *stepClock                 { return &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
 func textLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: dropTime}))

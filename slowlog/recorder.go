@@ -114,12 +114,19 @@ func (r *Recorder) opList() []*Op {
 }
 
 // Close stops the background goroutine (watchdog, suppressed-line summaries,
-// adaptive thresholds) and waits for it. Timing keeps working after Close.
-// Close is idempotent and always returns nil.
+// adaptive thresholds), waits for it, then logs the summary of every op
+// whose lines were suppressed since its last summary, so that no count is
+// lost at shutdown. Timing keeps working after Close (a later summary is
+// then logged by the next slow call of the op once it is due). Close is
+// idempotent and always returns nil.
 func (r *Recorder) Close() error {
 	r.closeOnce.Do(func() {
 		close(r.stop)
 		<-r.done
+		now := r.since()
+		for _, o := range r.opList() {
+			o.flushSummary(now, true)
+		}
 	})
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -248,22 +249,46 @@ func TestFloodControl(t *testing.T) {
 	})
 	t.Run("tokens refill; a due summary comes before the next line", func(t *testing.T) {
 		t.Parallel()
-		r, clk, cp := newTestRecorder(t, Options{Threshold: time.Millisecond, LogBurst: 2, LogEvery: 10 * time.Second, SummaryEvery: 30 * time.Second})
-		op := r.Op("x")
-		for range 5 {
+		// In a bubble the background tick cannot fire (time stands still while
+		// this goroutine runs), so only the caller's path can log the summary.
+		synctest.Test(t, func(t *testing.T) {
+			r, clk, cp := newTestRecorder(t, Options{Threshold: time.Millisecond, LogBurst: 2, LogEvery: 10 * time.Second, SummaryEvery: 30 * time.Second})
+			op := r.Op("x")
+			for range 5 {
+				op.Observe(context.Background(), 5*time.Millisecond, nil)
+			}
+			assert.Len(t, cp.lines("slow operation"), 2)
+			clk.Advance(10 * time.Second)
 			op.Observe(context.Background(), 5*time.Millisecond, nil)
+			op.Observe(context.Background(), 5*time.Millisecond, nil)
+			assert.Len(t, cp.lines("slow operation"), 3, "one token earned in 10 s")
+			clk.Advance(30 * time.Second)
+			op.Observe(context.Background(), 5*time.Millisecond, nil)
+			sums := cp.lines("slow operations suppressed")
+			require.Len(t, sums, 1, "the caller's path logs a due summary")
+			assert.Equal(t, uint64(4), sums[0]["suppressed"].Uint64())
+			assert.Len(t, cp.lines("slow operation"), 4)
+		})
+	})
+	t.Run("Close logs what is still suppressed", func(t *testing.T) {
+		t.Parallel()
+		r, clk, cp := newTestRecorder(t, Options{Threshold: time.Millisecond, LogBurst: 1, SummaryEvery: time.Hour})
+		op, quiet := r.Op("x"), r.Op("quiet")
+		for i := range 5 {
+			op.Observe(context.Background(), time.Duration(i+2)*time.Millisecond, nil)
 		}
-		assert.Len(t, cp.lines("slow operation"), 2)
-		clk.Advance(10 * time.Second)
-		op.Observe(context.Background(), 5*time.Millisecond, nil)
-		op.Observe(context.Background(), 5*time.Millisecond, nil)
-		assert.Len(t, cp.lines("slow operation"), 3, "one token earned in 10 s")
-		clk.Advance(30 * time.Second)
-		op.Observe(context.Background(), 5*time.Millisecond, nil)
+		quiet.Observe(context.Background(), 2*time.Millisecond, nil) // logged: nothing to summarize
+		clk.Advance(time.Minute)
+		r.tick()
+		assert.Empty(t, cp.lines("slow operations suppressed"), "not due before SummaryEvery")
+		require.NoError(t, r.Close())
 		sums := cp.lines("slow operations suppressed")
-		require.Len(t, sums, 1, "the caller's path logs a due summary")
+		require.Len(t, sums, 1, "one summary, for the op with suppressed lines")
+		assert.Equal(t, "x", sums[0]["op"].String())
 		assert.Equal(t, uint64(4), sums[0]["suppressed"].Uint64())
-		assert.Len(t, cp.lines("slow operation"), 4)
+		assert.Equal(t, 6*time.Millisecond, sums[0]["worst"].Duration())
+		require.NoError(t, r.Close())
+		assert.Len(t, cp.lines("slow operations suppressed"), 1, "Close is idempotent")
 	})
 }
 
