@@ -24,8 +24,12 @@ type Secret struct {
 // There is no default key: a cursor can only be minted by someone who holds
 // one of the Codec's keys. The first key seals; every key opens, so keys
 // rotate by putting a new key first and keeping the old one listed until the
-// cursors it sealed have expired. A Codec is safe for concurrent use by
-// multiple goroutines.
+// cursors it sealed have expired ([Options.TTL]). When several servers share
+// the keys, rotate in two steps: first deploy the new key listed second (it
+// opens but does not seal), and only when every server has it, move it
+// first; otherwise a server that does not know the new key yet rejects the
+// cursors another one already seals with it. A Codec is safe for concurrent
+// use by multiple goroutines.
 //
 // Each sealed message uses a fresh random 96-bit nonce; rotate keys well
 // before one key seals 2^32 cursors.
@@ -113,7 +117,7 @@ func (c *Codec) Open(token string) ([]byte, error) {
 	}
 	for i := 0; i < len(token); i++ {
 		// The decoder would skip \r and \n; accept nothing but the alphabet.
-		if ch := token[i]; !('A' <= ch && ch <= 'Z' || 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_') {
+		if ch := token[i]; !urlSafe(ch) {
 			return nil, cursorErr(ErrCursorMalformed, "not URL-safe base64")
 		}
 	}
@@ -143,4 +147,9 @@ func (c *Codec) Open(token string) ([]byte, error) {
 		return pt, nil
 	}
 	return nil, cursorErr(ErrCursorForged, "unknown key ID")
+}
+
+// urlSafe reports whether ch is in the URL-safe base64 alphabet.
+func urlSafe(ch byte) bool {
+	return 'A' <= ch && ch <= 'Z' || 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_'
 }

@@ -67,11 +67,11 @@ func (e *RequestError) Unwrap() []error {
 // "invalid_cursor", "expired_cursor" or "cursor_mismatch".
 func (e *RequestError) Code() string {
 	switch {
-	case e.kind == ErrInvalidLimit:
+	case errors.Is(e.kind, ErrInvalidLimit):
 		return "invalid_limit"
-	case e.reason == ErrCursorExpired:
+	case errors.Is(e.reason, ErrCursorExpired):
 		return "expired_cursor"
-	case e.reason == ErrCursorMismatch:
+	case errors.Is(e.reason, ErrCursorMismatch):
 		return "cursor_mismatch"
 	}
 	return "invalid_cursor"

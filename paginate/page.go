@@ -165,7 +165,8 @@ func Slice[T any](items []T, req *Request, key func(T) Key) (Page[T], error) {
 }
 
 // NextURL returns u with the cursor parameter set to the next cursor and
-// every other query parameter kept, or "" when there is no next page.
+// every other query parameter kept (re-encoded, in sorted order), or "" when
+// there is no next page. User information and the fragment of u are dropped.
 func (p Page[T]) NextURL(u *url.URL) string { return p.link(u, p.NextCursor, true) }
 
 // PrevURL is like [Page.NextURL] for the previous page.
@@ -193,7 +194,8 @@ func (p Page[T]) link(u *url.URL, cursor string, next bool) string {
 	q.Set(name, cursor)
 	v := url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: q.Encode()}
 	if u.IsAbs() {
-		v.Scheme, v.Host, v.User = u.Scheme, u.Host, u.User
+		// Never u.User: a link must not repeat credentials.
+		v.Scheme, v.Host = u.Scheme, u.Host
 	}
 	return v.String()
 }

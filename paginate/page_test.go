@@ -378,6 +378,13 @@ func TestPageJSONAndLinks(t *testing.T) {
 
 	abs, _ := url.Parse("https://api.example.com/v1/items?limit=2")
 	assert.Regexp(t, `^https://api.example.com/v1/items\?cursor=.+&limit=2$`, second.NextURL(abs))
+	withUser, _ := url.Parse("https://user:secret@api.example.com/v1/items?limit=2#frag")
+	assert.Regexp(t, `^https://api.example.com/v1/items\?cursor=[A-Za-z0-9_-]+&limit=2$`, second.NextURL(withUser), "no credentials, no fragment")
+	odd := httptest.NewRequest("GET", "/v1/it%3Eems?q=%3E%22%2C%3B&limit=2&status=open&status=new", nil)
+	rec = httptest.NewRecorder()
+	second.WriteLinkHeader(rec, odd)
+	assert.Regexp(t, `^</v1/it%3Eems\?cursor=[A-Za-z0-9_-]+&limit=2&q=%3E%22%2C%3B&status=open&status=new>; rel="next", <[^<>]+>; rel="prev"$`, rec.Header().Get("Link"),
+		"characters that would end the link target stay escaped")
 	assert.Empty(t, Page[int]{}.NextURL(abs))
 	assert.Contains(t, Page[int]{PrevCursor: "x"}.PrevURL(abs), "cursor=x", "pages decoded from JSON use the default parameter name")
 

@@ -47,8 +47,8 @@ type Options struct {
 	// query string go in [Binding.Filter].
 	FilterParams []string
 
-	// TTL is how long a cursor stays valid after it is issued. Default 72h;
-	// -1 means cursors never expire.
+	// TTL is how long a cursor stays valid after it is issued, rounded up to
+	// a whole second. Default 72h; -1 means cursors never expire.
 	TTL time.Duration
 	// Now returns the current time, for expiry. Default time.Now.
 	Now func() time.Time
@@ -225,11 +225,16 @@ func (p *Paginator) cursorParam(q url.Values) (name, token string, err error) {
 	return name, token, nil
 }
 
+// otherParam names the parameter that takes the cursors name refuses.
 func (p *Paginator) otherParam(name string) string {
+	other := p.o.AfterParam
 	if name == p.o.AfterParam {
-		return p.o.BeforeParam
+		other = p.o.BeforeParam
 	}
-	return p.o.AfterParam
+	if other == "" {
+		return p.o.CursorParam
+	}
+	return other
 }
 
 // Request returns a request for a page of the given size (the default when
@@ -269,20 +274,28 @@ func (p *Paginator) parseLimit(vals []string) (int, error) {
 		return p.o.DefaultLimit, nil
 	}
 	s := vals[0]
-	n := 0
+	short := s
+	if len(short) > 24 {
+		short = short[:24] + "…"
+	}
+	// int64, not int: the package also builds where int has 32 bits.
+	var n int64
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
 		if ch < '0' || ch > '9' {
-			if len(s) > 24 {
-				s = s[:24] + "…"
-			}
-			return 0, limitErr(name, "%s %q is not a whole number >= 0", name, s)
+			return 0, limitErr(name, "%s %q is not a whole number >= 0", name, short)
 		}
 		if n < 1<<40 { // saturate: any larger value is above every MaxLimit
-			n = n*10 + int(ch-'0')
+			n = n*10 + int64(ch-'0')
 		}
 	}
-	return p.applyLimit(n)
+	if n > int64(p.o.MaxLimit) {
+		if p.o.RejectOverMax {
+			return 0, limitErr(name, "%s %s is above the maximum of %d", name, short, p.o.MaxLimit)
+		}
+		return p.o.MaxLimit, nil
+	}
+	return p.applyLimit(int(n))
 }
 
 func (p *Paginator) applyLimit(n int) (int, error) {
@@ -375,7 +388,13 @@ func (r *Request) seal(vs []value, dir Direction, inclusive bool) (string, error
 		buf = append(buf, r.tenant[:]...)
 	}
 	if o.TTL > 0 {
-		buf = binary.AppendVarint(buf, o.Now().Add(o.TTL).Unix())
+		// Whole seconds, rounded up: a cursor never lives shorter than TTL.
+		exp := o.Now().Add(o.TTL)
+		sec := exp.Unix()
+		if exp.Nanosecond() != 0 {
+			sec++
+		}
+		buf = binary.AppendVarint(buf, sec)
 	}
 	if vs != nil {
 		buf = o.Sort.appendValues(buf, vs)

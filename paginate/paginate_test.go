@@ -28,7 +28,7 @@ func TestNewValidation(t *testing.T) {
 		{"zero codec", Options{Sort: idSort, Codec: &Codec{}}, "Codec is required"},
 		{"default over max", Options{Sort: idSort, Codec: c, DefaultLimit: 50, MaxLimit: 10}, "DefaultLimit"},
 		{"negative", Options{Sort: idSort, Codec: c, DefaultLimit: -1}, "DefaultLimit"},
-		{"huge max", Options{Sort: idSort, Codec: c, MaxLimit: 1 << 31}, "too large"},
+		{"huge max", Options{Sort: idSort, Codec: c, MaxLimit: 1 << 30}, "too large"},
 		{"same params", Options{Sort: idSort, Codec: c, LimitParam: "x", CursorParam: "x"}, "both named"},
 		{"filter is cursor", Options{Sort: idSort, Codec: c, FilterParams: []string{"cursor"}}, "paging parameter"},
 		{"bad ttl", Options{Sort: idSort, Codec: c, TTL: -2}, "negative"},
@@ -79,6 +79,9 @@ func TestParseLimit(t *testing.T) {
 		{"page_size=10", 3, 10, ""},
 		{"page_size=11", 3, 0, "above the maximum"},
 		{"page_size=1&page_size=1", 3, 0, "given 2 times"},
+		{"page_size=99999999999999999999", 3, 0, "page_size 99999999999999999999 is above the maximum of 10"},
+		{"page_size=0000000000000000000000000011", 3, 0, "page_size 000000000000000000000000… is above"},
+		{"page_size=0000000000000000000000000010", 3, 10, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.q, func(t *testing.T) {
@@ -212,6 +215,17 @@ func TestCursorBinding(t *testing.T) {
 		require.ErrorAs(t, err, &re)
 		assert.Equal(t, "expired_cursor", re.Code())
 
+		// A TTL below a second still gives the cursor its full TTL.
+		short := testPaginator(t, idSort, func(o *Options) { o.TTL = 300 * time.Millisecond; o.Now = clock.Now; o.Codec = p.o.Codec })
+		clock.t = time.Date(2026, 11, 27, 10, 0, 0, 900_000_000, time.UTC)
+		c = nextCursor(t, short, nil, Binding{}, Key{1})
+		clock.t = clock.t.Add(299 * time.Millisecond)
+		_, err = parse(short, nil, Binding{}, c)
+		require.NoError(t, err, "not expired before its TTL")
+		clock.t = clock.t.Add(2 * time.Second)
+		_, err = parse(short, nil, Binding{}, c)
+		assert.ErrorIs(t, err, ErrCursorExpired)
+
 		never := testPaginator(t, idSort, func(o *Options) { o.TTL = -1; o.Now = clock.Now; o.Codec = p.o.Codec })
 		c = nextCursor(t, never, nil, Binding{}, Key{1})
 		clock.t = clock.t.Add(100 * 365 * 24 * time.Hour)
@@ -332,6 +346,11 @@ func TestAfterBeforeParams(t *testing.T) {
 		assert.ErrorIs(t, err, ErrInvalidCursor)
 		assert.Contains(t, err.Error(), tc.msg)
 	}
+	afterOnly := testPaginator(t, idSort, func(o *Options) { o.AfterParam = "after"; o.Codec = p.o.Codec })
+	_, err = afterOnly.ParseValues(url.Values{"after": {second.PrevCursor}}, Binding{})
+	assert.ErrorIs(t, err, ErrCursorMismatch)
+	assert.ErrorContains(t, err, "send it as cursor", "without BeforeParam, backward cursors go in the plain parameter")
+
 	// The plain cursor parameter still takes cursors of either direction.
 	got, err := page("cursor=" + bwd)
 	require.NoError(t, err)

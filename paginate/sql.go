@@ -181,7 +181,7 @@ func (w *whereBuilder) after(i int, orEqual bool) string {
 		op += "="
 	}
 	cond := c.name + " " + op + " " + w.ph(i)
-	if nullable && w.nullsAfter(i) && !(i == 0 && w.nonNull0) {
+	if nullable && w.nullsAfter(i) && (i != 0 || !w.nonNull0) {
 		return "(" + cond + " OR " + c.name + " IS NULL)"
 	}
 	return cond

@@ -37,7 +37,8 @@ func TestAll(t *testing.T) {
 
 	t.Run("break stops fetching", func(t *testing.T) {
 		fetches = 0
-		for it := range All(context.Background(), fetch) {
+		for it, err := range All(context.Background(), fetch) {
+			require.NoError(t, err)
 			if it == 7 {
 				break
 			}
