@@ -189,6 +189,9 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 			return
 		}
 		fill = l.fill
+		if fill == nil {
+			fill = c.unusable(ctx, key, l) // a value the codec cannot read: replace it
+		}
 	}
 	var (
 		val      V

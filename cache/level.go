@@ -32,6 +32,7 @@ type record struct {
 	softExpiry int64  // when it stops being fresh; 0: never
 	delta      int64  // how long the load took (XFetch's recompute time)
 	payload    []byte
+	src        any // the level's own form of the record, for reclaiming it
 }
 
 // lookup is the answer of a shared level for one key: a record, or a filler for a miss.
@@ -71,6 +72,21 @@ type splitLevel interface {
 	first(ctx context.Context, key string) (l lookup, more bool)
 	// rest finishes a get whose first part answered l with more.
 	rest(ctx context.Context, key string, l lookup) lookup
+}
+
+// reclaimer is a shared level that can take over a record it returned as a hit but
+// that the cache cannot use (its payload does not decode): the fill replaces it.
+type reclaimer interface {
+	reclaim(ctx context.Context, key string, rec record) filler
+}
+
+// unusable returns the filler for a hit the cache could not use, or nil.
+func (c *Cache[V]) unusable(ctx context.Context, key string, l lookup) filler {
+	r, ok := c.l2.(reclaimer)
+	if !ok || !l.hit || l.err != nil {
+		return nil
+	}
+	return r.reclaim(ctx, key, l.rec)
 }
 
 // firstRead is the first part of a get that the leader of a flight made.

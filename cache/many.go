@@ -138,7 +138,11 @@ func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V
 				continue
 			}
 			missKeys, missF = append(missKeys, key), append(missF, fs[i])
-			fills = append(fills, ls[i].fill)
+			fill := ls[i].fill
+			if fill == nil {
+				fill = c.unusable(ctx, key, ls[i]) // a value the codec cannot read: replace it
+			}
+			fills = append(fills, fill)
 		}
 		keys, fs = missKeys, missF
 		if len(keys) == 0 {

@@ -198,7 +198,19 @@ func redisErr(err error) error {
 }
 
 func toRecord(e l2.Entry) record {
-	return record{gen: e.Gen, negative: e.Negative, created: e.Created, softExpiry: e.SoftExpiry, delta: e.Delta, payload: e.Payload}
+	return record{gen: e.Gen, negative: e.Negative, created: e.Created, softExpiry: e.SoftExpiry, delta: e.Delta, payload: e.Payload, src: e}
+}
+
+func (r *redisLevel) reclaim(ctx context.Context, key string, rec record) filler {
+	e, ok := rec.src.(l2.Entry)
+	if !ok {
+		return nil
+	}
+	f, err := r.s.Reclaim(ctx, key, e)
+	if err != nil || !f.Writes() {
+		return nil
+	}
+	return redisFill{s: r.s, f: f}
 }
 
 func toEntry(r record) l2.Entry {

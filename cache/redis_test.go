@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stout-go/stout/cache/internal/l2"
 	"github.com/stout-go/stout/internal/redistest"
 )
 
@@ -364,6 +365,35 @@ func TestRedisAcrossInstances(t *testing.T) {
 			ttl, err = cmd.PTTL(ctx, r.s.VersionKey()).Result()
 			require.NoError(t, err)
 			assert.Equal(t, time.Duration(-1), ttl, "the version key never expires")
+		})
+
+		t.Run("a value the codec cannot read is a miss that gets overwritten", func(t *testing.T) {
+			ns := prefix + "i:"
+			a := newRedisCache(t, newClient(), ns, Options{})
+			r := a.l2.(*redisLevel)
+			for _, key := range []string{"one", "many"} {
+				// Another codec (or a bug) wrote bytes that are a valid envelope but not JSON.
+				require.NoError(t, r.s.Set(ctx, key, l2.Entry{Payload: []byte("\x81\xa2id\x01")}, time.Minute))
+			}
+			src := newSource("v")
+			v, err := a.Get(ctx, "one", src.load)
+			require.NoError(t, err, "undecodable bytes are a miss, not an error")
+			assert.Equal(t, "one=v", v)
+			m, err := a.GetMany(ctx, []string{"many"}, func(ctx context.Context, keys []string) (map[string]string, error) {
+				return map[string]string{"many": "many=v"}, nil
+			})
+			require.NoError(t, err)
+			assert.Equal(t, map[string]string{"many": "many=v"}, m)
+			waitFilled(t, a, "one")
+			waitFilled(t, a, "many")
+			b := newRedisCache(t, newClient(), ns, Options{})
+			m, err = b.GetMany(ctx, []string{"one", "many"}, func(ctx context.Context, keys []string) (map[string]string, error) {
+				t.Errorf("loaded %v: the fills should have replaced the bad bytes", keys)
+				return nil, nil
+			})
+			require.NoError(t, err)
+			assert.Equal(t, map[string]string{"one": "one=v", "many": "many=v"}, m)
+			assert.Equal(t, uint64(2), a.Stats().Redis.Corrupt)
 		})
 
 		t.Run("L2 only", func(t *testing.T) {

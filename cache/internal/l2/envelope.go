@@ -55,6 +55,8 @@ type Entry struct {
 	Delta int64
 	// Payload is the codec's encoding of the value.
 	Payload []byte
+
+	raw []byte // the bytes read from Redis, for [Store.Reclaim]
 }
 
 // Encode appends the envelope of e to dst and returns it. Payloads of at least

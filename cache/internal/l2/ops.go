@@ -156,7 +156,24 @@ func (s *Store) decode(raw []byte, ver uint64) (Entry, bool) {
 		s.st.corrupt.Add(1)
 		return Entry{}, false
 	}
+	e.raw = raw
 	return e, true
+}
+
+// Reclaim takes the lease of key over e, a value [Store.Get] or [Store.GetMany]
+// returned that the caller cannot use (its payload does not decode with the
+// caller's codec): the returned fill's Put replaces it, unless the key changed
+// meanwhile (then the fill writes nothing).
+func (s *Store) Reclaim(ctx context.Context, key string, e Entry) (Fill, error) {
+	if e.raw == nil || s.o.LeaseTTL < 0 || !s.allow() {
+		return Fill{}, nil
+	}
+	s.st.corrupt.Add(1)
+	f, ok, err := s.tryLease(ctx, s.ks.data(e.Gen, key), e.Gen, e.raw)
+	if err != nil || !ok {
+		return Fill{}, err
+	}
+	return f, nil
 }
 
 // fresh reports whether e is before its soft expiry. A value past it is a miss
