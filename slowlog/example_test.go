@@ -33,7 +33,7 @@ func (c *stepClock) Sleep(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newClock() *stepClock                 { return &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+func newClock() *stepClock { return &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
 func textLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: dropTime}))
 }
