@@ -25,7 +25,9 @@
 //     compare-and-set that succeeds only while the lease is still there.
 //     [Store.Invalidate] deletes the key, and so the lease, and publishes. Other
 //     processes that find a lease wait for the value, up to [Options.LeaseWait],
-//     then load without writing.
+//     then load without writing. [Store.Begin] and [Store.Wait] split a Get into
+//     its bounded first read and the wait; [Store.Reclaim] takes over a value the
+//     caller's codec cannot decode, so that its fill replaces it.
 //   - [Store.GetMany]: MGET grouped per Cluster slot (per hash tag on a Ring),
 //     pipelined, never a CROSSSLOT error.
 //   - Outages: a per-call time budget, a circuit breaker (internal/breaker) with a
