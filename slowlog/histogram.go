@@ -344,11 +344,20 @@ func satAdd(a, b uint64) uint64 {
 }
 
 // Buckets calls yield for every non-empty bucket in increasing order with
-// its bounds [lo, hi) and count, for export to other systems.
+// its bounds [lo, hi) and count, for export to other systems. The last
+// bucket of the layout (from about 9.8 h) also holds every longer
+// observation; its hi is then just above the maximum.
 func (h Histogram) Buckets(yield func(lo, hi time.Duration, count uint64) bool) {
 	for _, b := range h.buckets {
 		lo, w := bucketBounds(b.index)
-		if !yield(time.Duration(lo), time.Duration(lo+w), b.count) {
+		hi := time.Duration(lo + w)
+		if b.index == numBuckets-1 && h.max >= hi {
+			hi = h.max
+			if hi < math.MaxInt64 {
+				hi++
+			}
+		}
+		if !yield(time.Duration(lo), hi, b.count) {
 			return
 		}
 	}

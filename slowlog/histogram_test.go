@@ -274,3 +274,35 @@ func TestStoreSpillsWhatDoesNotFit(t *testing.T) {
 	assert.Equal(t, int64(5000), total.max)
 	assert.Equal(t, uint64(2), total.errs)
 }
+
+func TestHugeAndNegativeDurations(t *testing.T) {
+	t.Parallel()
+	r, _, cp := newTestRecorder(t, Options{Threshold: time.Hour})
+	op := r.Op("edge")
+	ctx := context.Background()
+	op.Observe(ctx, -time.Second, nil)
+	op.Observe(ctx, 0, nil)
+	op.Observe(ctx, 20*time.Hour, nil)
+	op.Observe(ctx, math.MaxInt64, errBoom)
+	s := op.Stats().Total
+	assert.Equal(t, uint64(4), s.Count)
+	assert.Equal(t, time.Duration(math.MaxInt64), s.Max)
+	assert.Equal(t, time.Duration(0), s.Histogram.Quantile(0.25), "a negative duration counts as 0")
+	assert.Equal(t, time.Duration(math.MaxInt64), s.P999)
+	assert.Len(t, cp.lines("slow operation"), 2)
+	var buckets [][2]time.Duration
+	s.Histogram.Buckets(func(lo, hi time.Duration, _ uint64) bool {
+		buckets = append(buckets, [2]time.Duration{lo, hi})
+		return true
+	})
+	require.Len(t, buckets, 2)
+	assert.Equal(t, [2]time.Duration{0, 1}, buckets[0])
+	assert.Equal(t, time.Duration(math.MaxInt64), buckets[1][1], "the last bucket reaches the maximum")
+
+	h := histOf([]uint64{uint64(20 * time.Hour)})
+	h.Buckets(func(lo, hi time.Duration, _ uint64) bool {
+		assert.Less(t, lo, 20*time.Hour)
+		assert.Equal(t, 20*time.Hour+1, hi, "[lo, hi) holds the 20 h observation")
+		return true
+	})
+}

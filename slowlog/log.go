@@ -14,12 +14,21 @@ func (o *Op) hard(th Thresholds) int64 {
 	hard := int64(th.Hard)
 	if th.Adaptive > 0 {
 		if p := o.p99.Load(); p > 0 {
-			hard = max(int64(th.Floor), int64(th.Adaptive*float64(p)))
+			hard = max(int64(th.Floor), scale(p, th.Adaptive))
 		} else if hard <= 0 {
 			hard = int64(th.Floor)
 		}
 	}
 	return hard
+}
+
+// scale returns k·d (k > 0), saturating at the largest duration instead of
+// wrapping around (a float-to-int conversion out of range is undefined).
+func scale(d int64, k float64) int64 {
+	if f := k * float64(d); f < math.MaxInt64 {
+		return int64(f)
+	}
+	return math.MaxInt64
 }
 
 // thresholds returns the op's current thresholds.

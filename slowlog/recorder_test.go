@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -523,4 +524,38 @@ func TestClockBeforeNewDoesNotPanic(t *testing.T) {
 	// Timers that start and end before New both read 0 (duration 0, fast);
 	// only the one at +5 s lasts 2 ms. Every Observe is slow.
 	assert.Len(t, cp.lines("slow operation"), 6)
+}
+
+func TestErrorsNeverExceedCount(t *testing.T) {
+	t.Parallel()
+	// A snapshot can read a call's error before its bucket (End adds the
+	// bucket first, the snapshot reads buckets first): force that order.
+	var w window
+	w.counts[5] = 2
+	w.errs = 3
+	s := w.stats()
+	assert.Equal(t, uint64(2), s.Count)
+	assert.Equal(t, uint64(2), s.Errors)
+	assert.InDelta(t, 1.0, s.ErrorRate, 0)
+
+	huge := Stats{Errors: math.MaxUint64, Histogram: s.Histogram}
+	m := huge.Merge(huge)
+	assert.Equal(t, uint64(4), m.Count)
+	assert.Equal(t, uint64(4), m.Errors, "no wrap-around: capped at the count")
+}
+
+func TestAdaptiveThresholdSaturates(t *testing.T) {
+	t.Parallel()
+	r, _, cp := newTestRecorder(t, Options{Thresholds: func(string) Thresholder {
+		return Thresholds{Adaptive: 1e300, Floor: time.Millisecond}
+	}})
+	op := r.Op("a")
+	for range 100 {
+		op.Observe(context.Background(), 10*time.Millisecond, nil)
+	}
+	n := len(cp.lines("slow operation"))
+	r.tick()
+	assert.Equal(t, int64(math.MaxInt64), op.hard(op.thresholds().Thresholds))
+	op.Observe(context.Background(), time.Hour, nil)
+	assert.Len(t, cp.lines("slow operation"), n, "k × p99 past the largest duration means nothing is slow")
 }

@@ -26,10 +26,13 @@ type Stats struct {
 	Histogram Histogram `json:"-"`
 }
 
+// statsOf computes the stats of h with errs errors, capped at the count: a
+// snapshot taken while calls end can read a call's error count but not yet
+// its bucket, and decoded input may claim anything.
 func statsOf(h Histogram, errs uint64) Stats {
 	s := Stats{
 		Count:     h.Count(),
-		Errors:    errs,
+		Errors:    min(errs, h.Count()),
 		P50:       h.Quantile(0.50),
 		P90:       h.Quantile(0.90),
 		P95:       h.Quantile(0.95),
@@ -39,7 +42,7 @@ func statsOf(h Histogram, errs uint64) Stats {
 		Histogram: h,
 	}
 	if s.Count > 0 {
-		s.ErrorRate = float64(errs) / float64(s.Count)
+		s.ErrorRate = float64(s.Errors) / float64(s.Count)
 	}
 	return s
 }
@@ -47,7 +50,7 @@ func statsOf(h Histogram, errs uint64) Stats {
 // Merge returns the stats of the calls of s and o together; quantiles are
 // recomputed from the merged histogram, so they keep their error bound.
 func (s Stats) Merge(o Stats) Stats {
-	return statsOf(s.Histogram.Merge(o.Histogram), s.Errors+o.Errors)
+	return statsOf(s.Histogram.Merge(o.Histogram), satAdd(s.Errors, o.Errors))
 }
 
 // OpStats describe one op.
@@ -201,8 +204,7 @@ func DecodeSnapshot(data []byte) (Snapshot, error) {
 			dst *Stats
 			src statsWire
 		}{{&op.Last1m, o.Last1m}, {&op.Last5m, o.Last5m}, {&op.Total, o.Total}} {
-			errs := min(p.src.Errors, p.src.Histogram.Count())
-			*p.dst = statsOf(p.src.Histogram, errs)
+			*p.dst = statsOf(p.src.Histogram, p.src.Errors)
 		}
 		s.Ops = append(s.Ops, op)
 	}
