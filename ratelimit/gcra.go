@@ -160,12 +160,21 @@ func tickDur(ticks int64, tick time.Duration) time.Duration {
 type fold struct {
 	d      Decision
 	n      int
+	inf    bool          // every limit so far is rate.Inf (which never binds)
 	denied bool          // the binding limit denies
 	rem    int           // the binding limit's remaining
 	next   time.Duration // the binding limit's time until its next token
 }
 
 func (f *fold) add(l Limit, p params, o outcome, tick time.Duration) {
+	if p.inf && f.n > 0 {
+		f.n++ // allows everything and says nothing about what is left
+		return
+	}
+	if f.inf && !p.inf {
+		f.n = 0 // the first real limit replaces the unlimited ones
+	}
+	f.inf = p.inf
 	rem := int(min(o.remaining, maxBurst))
 	retry := tickDur(o.retry, tick)
 	reset := tickDur(o.reset, tick)

@@ -38,7 +38,8 @@ type MemoryOptions struct {
 	// Now is the clock. Default time.Now, whose monotonic reading is used,
 	// so wall-clock jumps change nothing. A clock that goes backwards never
 	// credits a bucket with time (see [Memory]).
-	// Readings earlier than one already seen are taken as that one.
+	// Readings earlier than one already seen are taken as that one. Wait
+	// still sleeps on real timers for the delays this clock yields.
 	Now func() time.Time
 }
 

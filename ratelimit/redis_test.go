@@ -126,6 +126,18 @@ func TestRedisBasics(t *testing.T) {
 		d, err := r.AllowN(ctx, "k", 1000)
 		require.NoError(t, err)
 		assert.True(t, d.Allowed)
+		// An unlimited limit next to a real one: only the real one binds.
+		mctx := WithLimits(ctx, Limit{Rate: rate.Inf, Burst: 1, Name: "inf"}, Limit{Rate: 1, Burst: 2, Name: "real"})
+		mem := NewMemory(PerSecond(1), nil)
+		for i := range 3 {
+			d, err := r.Allow(mctx, "m")
+			require.NoError(t, err)
+			md, err := mem.Allow(mctx, "m")
+			require.NoError(t, err)
+			assert.Equal(t, i < 2, d.Allowed, "call %d", i)
+			assert.Equal(t, md.Allowed, d.Allowed)
+			assert.Equal(t, "real", d.Limit.Name)
+		}
 	})
 }
 
