@@ -45,10 +45,16 @@ type Options struct {
 	// into every cursor, and a cursor presented with other values is
 	// rejected with [ErrCursorMismatch]. Filters that do not come from the
 	// query string go in [Binding.Filter].
+	//
+	// Cursors are bound to the sort and the filters, not to the endpoint:
+	// two Paginators with the same Sort, filters and keys accept each
+	// other's cursors. Put the list's name in [Binding.Filter] (or use
+	// another key) to keep them apart.
 	FilterParams []string
 
 	// TTL is how long a cursor stays valid after it is issued, rounded up to
-	// a whole second. Default 72h; -1 means cursors never expire.
+	// a whole second. Default 72h; -1 means cursors never expire. Cursors
+	// issued while TTL was -1 are rejected as expired once it is not.
 	TTL time.Duration
 	// Now returns the current time, for expiry. Default time.Now.
 	Now func() time.Time
@@ -436,6 +442,11 @@ func (r *Request) open(token string) error {
 		pt = pt[16:]
 	} else if r.hasTenant {
 		return cursorErr(ErrCursorMismatch, "issued to another principal")
+	}
+	if flags&flagExpiry == 0 && o.TTL > 0 {
+		// Sealed while cursors did not expire: turning TTL on must not
+		// leave such cursors valid forever.
+		return cursorErr(ErrCursorExpired, "issued without an expiry; start again without a cursor")
 	}
 	if flags&flagExpiry != 0 {
 		exp, n := binary.Varint(pt)

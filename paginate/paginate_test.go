@@ -231,6 +231,8 @@ func TestCursorBinding(t *testing.T) {
 		clock.t = clock.t.Add(100 * 365 * 24 * time.Hour)
 		_, err = parse(never, nil, Binding{}, c)
 		assert.NoError(t, err)
+		_, err = parse(p, nil, Binding{}, c)
+		assert.ErrorIs(t, err, ErrCursorExpired, "a cursor without expiry is refused once cursors expire")
 	})
 
 	t.Run("repeated cursor parameter", func(t *testing.T) {

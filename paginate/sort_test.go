@@ -190,3 +190,28 @@ func TestValuesRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeCursorRoundTrip: a time key goes through a sealed cursor and comes
+// back as the SQL argument at exactly the column's precision, in UTC, for
+// finer and coarser precisions alike.
+func TestTimeCursorRoundTrip(t *testing.T) {
+	t.Parallel()
+	ts := time.Date(2026, 11, 27, 9, 30, 0, 123456789, time.FixedZone("X", -5*3600))
+	for _, prec := range []time.Duration{time.Nanosecond, time.Microsecond, time.Millisecond, time.Second} {
+		t.Run(prec.String(), func(t *testing.T) {
+			p := testPaginator(t, MustSort(Asc("at").TimePrecision(prec), Asc("id")), nil)
+			req, err := p.Request(1, "", nil, Binding{})
+			require.NoError(t, err)
+			c, err := req.Cursor(Key{ts, 1}, Forward)
+			require.NoError(t, err)
+			req, err = p.Request(1, c, nil, Binding{})
+			require.NoError(t, err)
+			_, args := req.Where(Postgres, 1)
+			require.Len(t, args, 2)
+			got := args[0].(time.Time)
+			assert.Equal(t, time.UTC, got.Location())
+			assert.True(t, got.Equal(ts.Truncate(prec)), "got %v, want %v", got, ts.Truncate(prec))
+			assert.Equal(t, ts.Truncate(prec).Nanosecond(), got.Nanosecond())
+		})
+	}
+}

@@ -159,7 +159,6 @@ func BenchmarkPage(b *testing.B) {
 	n := benchRows(b)
 	table := benchTable(b, conn, n)
 	p := newPaginator(b, postSort)
-	ctx := context.Background()
 	for _, depth := range depths {
 		b.Run("depth="+strconv.Itoa(depth), func(b *testing.B) {
 			if depth+benchPageSize > n {
@@ -207,7 +206,6 @@ func BenchmarkPage(b *testing.B) {
 					b.Fatalf("depth %d: keyset and OFFSET pages differ at row %d", depth, i)
 				}
 			}
-			_ = ctx
 		})
 	}
 }
@@ -359,6 +357,9 @@ func TestExplainNullableSegments(t *testing.T) {
 				t.Fatal(err)
 			}
 			lines = append(lines, l)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
 		}
 		return strings.Join(lines, "\n")
 	}
