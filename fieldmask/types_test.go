@@ -136,6 +136,8 @@ type Big struct {
 	MT     map[textKey]int
 	MS     map[string]Inner
 	MP     map[string]*ptrMarsh
+	MPV    map[string]ptrMarsh
+	MPT    map[string]ptrText
 	P      *Inner
 	PP     **Inner
 	T      time.Time
