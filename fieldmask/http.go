@@ -44,6 +44,7 @@ type RequestError struct {
 	Params []ParamError
 }
 
+// Error lists the errors of each bad parameter.
 func (e *RequestError) Error() string {
 	var b strings.Builder
 	for i, p := range e.Params {

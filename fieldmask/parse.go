@@ -60,6 +60,7 @@ type SyntaxError struct {
 	Found    string
 }
 
+// Error describes the syntax error with its byte offset.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("fieldmask: syntax error at byte %d: expected %s, found %s", e.Offset, e.Expected, e.Found)
 }
@@ -75,6 +76,7 @@ type LimitError struct {
 	Offset int
 }
 
+// Error names the limit that was exceeded.
 func (e *LimitError) Error() string {
 	switch e.Limit {
 	case "length":

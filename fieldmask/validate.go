@@ -36,6 +36,8 @@ type PathError struct {
 	Suggestion string
 }
 
+// String describes the bad path, its offset, the suggestion and the allowed
+// names.
 func (e PathError) String() string {
 	var b strings.Builder
 	if e.Reason == reasonNoFields {
@@ -80,6 +82,7 @@ type ValidationError struct {
 	Errors []PathError
 }
 
+// Error lists every bad path.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString("fieldmask: ")
