@@ -6,6 +6,30 @@ import (
 	"reflect"
 )
 
+// lookup evaluates key for subj and returns the variant to serve, or nil
+// when the caller's default must be served: the forms without Detail use it
+// and skip building one.
+func (c *Client) lookup(key string, subj *Subject, want Type) *cvariant {
+	s := c.snap.Load()
+	if s == nil {
+		c.nUnavailable.Add(1)
+		return nil
+	}
+	f := s.index[key]
+	if f == nil {
+		c.nMissing.Add(1)
+		return nil
+	}
+	if want != 0 && f.typ != want {
+		c.nWrongType.Add(1)
+		return nil
+	}
+	e := evaluator{s: s, now: c.now}
+	vi, _, _ := e.eval(f.cflag, subj)
+	f.hits[vi].add()
+	return &f.variants[vi]
+}
+
 // resolve evaluates key for subj. It returns the variant to serve, or nil
 // with the reason the caller's default must be served.
 func (c *Client) resolve(key string, subj *Subject, want Type) (*cvariant, Detail) {
@@ -33,9 +57,11 @@ func (c *Client) resolve(key string, subj *Subject, want Type) (*cvariant, Detai
 // Bool returns the value of the bool flag key for subj, or def when the
 // flag is missing, not a bool flag, or no document is loaded. ctx is
 // accepted for symmetry with other stout APIs; evaluation never blocks.
-func (c *Client) Bool(ctx context.Context, key string, subj Subject, def bool) bool {
-	v, _ := c.BoolDetail(ctx, key, subj, def)
-	return v
+func (c *Client) Bool(_ context.Context, key string, subj Subject, def bool) bool {
+	if v := c.lookup(key, &subj, TypeBool); v != nil {
+		return v.b
+	}
+	return def
 }
 
 // BoolDetail is [Client.Bool] with the [Detail] of the evaluation.
@@ -49,9 +75,11 @@ func (c *Client) BoolDetail(_ context.Context, key string, subj Subject, def boo
 
 // String returns the value of the string flag key for subj, or def (see
 // [Client.Bool]).
-func (c *Client) String(ctx context.Context, key string, subj Subject, def string) string {
-	v, _ := c.StringDetail(ctx, key, subj, def)
-	return v
+func (c *Client) String(_ context.Context, key string, subj Subject, def string) string {
+	if v := c.lookup(key, &subj, TypeString); v != nil {
+		return v.s
+	}
+	return def
 }
 
 // StringDetail is [Client.String] with the [Detail] of the evaluation.
@@ -65,9 +93,11 @@ func (c *Client) StringDetail(_ context.Context, key string, subj Subject, def s
 
 // Int returns the value of the int flag key for subj, or def (see
 // [Client.Bool]).
-func (c *Client) Int(ctx context.Context, key string, subj Subject, def int64) int64 {
-	v, _ := c.IntDetail(ctx, key, subj, def)
-	return v
+func (c *Client) Int(_ context.Context, key string, subj Subject, def int64) int64 {
+	if v := c.lookup(key, &subj, TypeInt); v != nil {
+		return v.i
+	}
+	return def
 }
 
 // IntDetail is [Client.Int] with the [Detail] of the evaluation.
@@ -81,9 +111,11 @@ func (c *Client) IntDetail(_ context.Context, key string, subj Subject, def int6
 
 // Float returns the value of the float flag key for subj, or def (see
 // [Client.Bool]).
-func (c *Client) Float(ctx context.Context, key string, subj Subject, def float64) float64 {
-	v, _ := c.FloatDetail(ctx, key, subj, def)
-	return v
+func (c *Client) Float(_ context.Context, key string, subj Subject, def float64) float64 {
+	if v := c.lookup(key, &subj, TypeFloat); v != nil {
+		return v.f
+	}
+	return def
 }
 
 // FloatDetail is [Client.Float] with the [Detail] of the evaluation.
@@ -97,9 +129,11 @@ func (c *Client) FloatDetail(_ context.Context, key string, subj Subject, def fl
 
 // JSON returns the JSON value of the json flag key for subj, or def (see
 // [Client.Bool]). The returned bytes are shared: do not modify them.
-func (c *Client) JSON(ctx context.Context, key string, subj Subject, def json.RawMessage) json.RawMessage {
-	v, _ := c.JSONDetail(ctx, key, subj, def)
-	return v
+func (c *Client) JSON(_ context.Context, key string, subj Subject, def json.RawMessage) json.RawMessage {
+	if v := c.lookup(key, &subj, TypeJSON); v != nil {
+		return v.raw
+	}
+	return def
 }
 
 // JSONDetail is [Client.JSON] with the [Detail] of the evaluation.
@@ -123,9 +157,13 @@ func (c *Client) JSONDetail(_ context.Context, key string, subj Subject, def jso
 // another), so such a T costs no allocation after the first call; other
 // types are decoded on every call. When the value does not decode into T
 // the reason is [ReasonWrongType].
-func Value[T any](ctx context.Context, c *Client, key string, subj Subject, def T) T {
-	v, _ := ValueDetail(ctx, c, key, subj, def)
-	return v
+func Value[T any](_ context.Context, c *Client, key string, subj Subject, def T) T {
+	v := c.lookup(key, &subj, 0)
+	if v == nil {
+		return def
+	}
+	x, _ := convert(c, v, def)
+	return x
 }
 
 // ValueDetail is [Value] with the [Detail] of the evaluation.
@@ -134,34 +172,43 @@ func ValueDetail[T any](_ context.Context, c *Client, key string, subj Subject, 
 	if v == nil {
 		return def, d
 	}
+	x, ok := convert(c, v, def)
+	if !ok {
+		return def, Detail{Reason: ReasonWrongType, Err: ErrWrongType}
+	}
+	return x, d
+}
+
+// convert returns the variant's value as a T, or def and false.
+func convert[T any](c *Client, v *cvariant, def T) (T, bool) {
 	if x, ok := v.boxed.(T); ok {
-		return x, d
+		return x, true
 	}
 	if x, ok := v.boxedInt.(T); ok {
-		return x, d
+		return x, true
 	}
 	rt := reflect.TypeFor[T]()
 	if cached, ok := v.decoded.Load(rt); ok {
 		if x, ok := cached.(T); ok {
-			return x, d
+			return x, true
 		}
 		if _, failed := cached.(decodeFailed); failed {
 			c.nWrongType.Add(1)
-			return def, Detail{Reason: ReasonWrongType, Err: ErrWrongType}
+			return def, false
 		}
 	}
 	var out T
 	if err := json.Unmarshal(v.raw, &out); err != nil {
 		v.decoded.Store(rt, decodeFailed{})
 		c.nWrongType.Add(1)
-		return def, Detail{Reason: ReasonWrongType, Err: ErrWrongType}
+		return def, false
 	}
 	if shareable(rt, 0) {
 		v.decoded.Store(rt, out)
 	} else {
 		v.decoded.Store(rt, decodeEachTime{})
 	}
-	return out, d
+	return out, true
 }
 
 // Markers in a variant's decode cache.
