@@ -10,7 +10,7 @@ import (
 	"github.com/maypok86/otter/v2"
 )
 
-// DefaultCacheSize is the default number of compiled plans a [Codec] keeps.
+// DefaultCacheSize is the default bound of each cache of a [Codec].
 const DefaultCacheSize = 1024
 
 // Policy says which fields of one struct type a client may see. It is applied
@@ -35,10 +35,13 @@ type Policy struct {
 // Options configure a [Codec]. The zero value is ready to use.
 type Options struct {
 	// Policies holds the policy of each struct type that has one, in addition to
-	// (and overriding) `fieldmask` struct tags. Key: reflect.TypeFor[T]().
+	// its `fieldmask` struct tags: a policy can hide fields, make them opt-in or
+	// set the permission of an opt-in field, never expose a field a tag hides.
+	// Key: reflect.TypeFor[T]().
 	Policies map[reflect.Type]Policy
-	// CacheSize bounds the number of compiled (type, mask) plans kept; masks come
-	// from clients, so this cache never grows past it. Default DefaultCacheSize.
+	// CacheSize bounds each of the Codec's caches: compiled (type, mask) plans,
+	// parsed masks and validated masks. Masks come from clients, so these caches
+	// never grow past it. Default DefaultCacheSize.
 	CacheSize int
 	// Limits bound the masks parsed by [Codec.Parse] and [FromRequest].
 	Limits Limits
