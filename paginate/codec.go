@@ -10,7 +10,7 @@ import (
 
 // Secret is one cursor-sealing key: a 32-byte AES-256 key and a short ID
 // that is written, in clear but authenticated, into every cursor it seals,
-// so that [Codec.Open] knows which key to use during a rotation.
+// so that the Codec knows which key opens a cursor during a rotation.
 type Secret struct {
 	// ID names the key, 1 to 32 bytes; for example "2026-11". IDs must be
 	// unique within a Codec.
@@ -80,9 +80,11 @@ func NewCodec(keys ...Secret) (*Codec, error) {
 	return c, nil
 }
 
-// Seal encrypts and authenticates plaintext under the first key and returns
-// it as unpadded URL-safe base64.
-func (c *Codec) Seal(plaintext []byte) string {
+// seal encrypts and authenticates plaintext under the first key and returns
+// it as unpadded URL-safe base64. It is not exported: everything a Codec
+// seals must be a cursor, or a token sealed for another purpose could be
+// presented as one.
+func (c *Codec) seal(plaintext []byte) string {
 	id := c.ids[0]
 	hdr := make([]byte, 0, 2+len(id)+len(plaintext)+c.aeads[0].Overhead())
 	hdr = append(hdr, envelopeV1, byte(len(id)))
@@ -92,9 +94,9 @@ func (c *Codec) Seal(plaintext []byte) string {
 	return base64.RawURLEncoding.EncodeToString(out)
 }
 
-// Reasons a cursor is rejected. Every error that [Codec.Open] and
-// [Paginator.ParseValues] return for a bad cursor matches [ErrInvalidCursor]
-// and exactly one of these with errors.Is.
+// Reasons a cursor is rejected. Every error that [Paginator.ParseValues] and
+// [Paginator.Request] return for a bad cursor matches [ErrInvalidCursor] and
+// exactly one of these with errors.Is.
 var (
 	// ErrCursorMalformed: not base64, too long, truncated, or an unknown
 	// version or layout.
@@ -109,9 +111,9 @@ var (
 	ErrCursorExpired = errors.New("paginate: cursor expired")
 )
 
-// Open reverses [Codec.Seal]. Errors match [ErrInvalidCursor] and one of
+// open reverses seal. Errors match [ErrInvalidCursor] and one of
 // [ErrCursorMalformed] or [ErrCursorForged].
-func (c *Codec) Open(token string) ([]byte, error) {
+func (c *Codec) open(token string) ([]byte, error) {
 	if len(token) > maxCursorLen {
 		return nil, cursorErr(ErrCursorMalformed, "longer than %d characters", maxCursorLen)
 	}

@@ -35,15 +35,15 @@ func TestCodecRoundTripAndTamper(t *testing.T) {
 	t.Parallel()
 	c := testCodec(t)
 	msg := []byte("boundary values")
-	tok := c.Seal(msg)
+	tok := c.seal(msg)
 	assert.NotContains(t, tok, "boundary", "cursors are encrypted, not just encoded")
 	assert.NotContains(t, tok, "=")
 	assert.NotContains(t, tok, "+")
 	assert.NotContains(t, tok, "/")
-	got, err := c.Open(tok)
+	got, err := c.open(tok)
 	require.NoError(t, err)
 	assert.Equal(t, msg, got)
-	assert.NotEqual(t, tok, c.Seal(msg), "every seal uses a fresh nonce")
+	assert.NotEqual(t, tok, c.seal(msg), "every seal uses a fresh nonce")
 
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	require.NoError(t, err)
@@ -52,19 +52,19 @@ func TestCodecRoundTripAndTamper(t *testing.T) {
 			for bit := range 8 {
 				mod := append([]byte(nil), raw...)
 				mod[i] ^= 1 << bit
-				_, err := c.Open(base64.RawURLEncoding.EncodeToString(mod))
+				_, err := c.open(base64.RawURLEncoding.EncodeToString(mod))
 				require.ErrorIs(t, err, ErrInvalidCursor, "byte %d bit %d", i, bit)
 			}
 		}
 	})
 	t.Run("every truncation is rejected", func(t *testing.T) {
 		for n := range len(tok) {
-			_, err := c.Open(tok[:n])
+			_, err := c.open(tok[:n])
 			require.ErrorIs(t, err, ErrInvalidCursor, "truncated to %d", n)
 		}
 	})
 	t.Run("appended bytes are rejected", func(t *testing.T) {
-		_, err := c.Open(base64.RawURLEncoding.EncodeToString(append(raw, 0)))
+		_, err := c.open(base64.RawURLEncoding.EncodeToString(append(raw, 0)))
 		assert.ErrorIs(t, err, ErrCursorForged)
 	})
 	t.Run("non-canonical base64 is rejected", func(t *testing.T) {
@@ -73,19 +73,19 @@ func TestCodecRoundTripAndTamper(t *testing.T) {
 		last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", tok[len(tok)-1])
 		for d := 1; d < 4; d++ {
 			alt := tok[:len(tok)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last^d])
-			_, err := c.Open(alt)
+			_, err := c.open(alt)
 			assert.ErrorIs(t, err, ErrInvalidCursor)
 		}
 	})
 	t.Run("characters the decoder would skip are rejected", func(t *testing.T) {
 		for _, s := range []string{tok[:10] + "\n" + tok[10:], tok + "\r\n", " " + tok, tok[:5] + "=" + tok[5:]} {
-			_, err := c.Open(s)
+			_, err := c.open(s)
 			assert.ErrorIs(t, err, ErrCursorMalformed, "%q", s)
 		}
 	})
 	t.Run("garbage", func(t *testing.T) {
 		for _, s := range []string{"", "!!", "AA", "AQ", "AQA", strings.Repeat("A", 5000), "padded=="} {
-			_, err := c.Open(s)
+			_, err := c.open(s)
 			assert.ErrorIs(t, err, ErrInvalidCursor, "%q", s)
 			assert.ErrorIs(t, err, ErrCursorMalformed, "%q", s)
 		}
@@ -103,20 +103,20 @@ func TestCodecRotation(t *testing.T) {
 	forger, err := NewCodec(testSecret("2026-11", 3)) // right ID, wrong key
 	require.NoError(t, err)
 
-	oldTok := oldC.Seal([]byte("x"))
-	got, err := rotated.Open(oldTok)
+	oldTok := oldC.seal([]byte("x"))
+	got, err := rotated.open(oldTok)
 	require.NoError(t, err, "old cursors open while the old key is listed")
 	assert.Equal(t, []byte("x"), got)
 
-	newTok := rotated.Seal([]byte("y"))
-	_, err = oldC.Open(newTok)
+	newTok := rotated.seal([]byte("y"))
+	_, err = oldC.open(newTok)
 	assert.ErrorIs(t, err, ErrCursorForged, "new key seals")
-	_, err = retired.Open(newTok)
+	_, err = retired.open(newTok)
 	assert.NoError(t, err)
 
-	_, err = retired.Open(oldTok)
+	_, err = retired.open(oldTok)
 	assert.ErrorIs(t, err, ErrCursorForged, "retired keys no longer open")
-	_, err = retired.Open(forger.Seal([]byte("y")))
+	_, err = retired.open(forger.seal([]byte("y")))
 	assert.ErrorIs(t, err, ErrCursorForged)
 	assert.ErrorIs(t, err, ErrInvalidCursor)
 }

@@ -186,19 +186,35 @@ func ExampleCodec_rotation() {
 	oldKey := paginate.Secret{ID: "2026-10", Key: bytes.Repeat([]byte{1}, 32)}
 	newKey := paginate.Secret{ID: "2026-11", Key: bytes.Repeat([]byte{2}, 32)}
 
-	before, _ := paginate.NewCodec(oldKey)
-	token := before.Seal([]byte("cursor payload"))
+	sort := paginate.MustSort(paginate.Asc("id"))
+	paginator := func(keys ...paginate.Secret) *paginate.Paginator {
+		codec, err := paginate.NewCodec(keys...)
+		if err != nil {
+			panic(err)
+		}
+		p, err := paginate.New(paginate.Options{Sort: sort, Codec: codec})
+		if err != nil {
+			panic(err)
+		}
+		return p
+	}
+	first, _ := paginator(oldKey).Request(10, "", nil, paginate.Binding{})
+	cursor, _ := first.Cursor(paginate.Key{42}, paginate.Forward)
 
-	// Rotate: the new key seals, the old one still opens until its cursors expire.
-	during, _ := paginate.NewCodec(newKey, oldKey)
-	msg, err := during.Open(token)
-	fmt.Println(string(msg), err)
+	// Step 1 on every server: list the new key second; it opens, the old key seals.
+	// Step 2: list it first; it seals, and the old key still opens until its cursors expire.
+	for _, p := range []*paginate.Paginator{paginator(oldKey, newKey), paginator(newKey, oldKey)} {
+		req, err := p.Request(10, cursor, nil, paginate.Binding{})
+		where, args := req.Where(paginate.Postgres, 1)
+		fmt.Println(where, args, err)
+	}
 
-	after, _ := paginate.NewCodec(newKey)
-	_, err = after.Open(token)
+	// Step 3, after the TTL: drop the old key.
+	_, err := paginator(newKey).Request(10, cursor, nil, paginate.Binding{})
 	fmt.Println(err)
 	// Output:
-	// cursor payload <nil>
+	// id > $1 [42] <nil>
+	// id > $1 [42] <nil>
 	// paginate: cursor failed authentication: unknown key ID
 }
 

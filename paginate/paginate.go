@@ -405,7 +405,7 @@ func (r *Request) seal(vs []value, dir Direction, inclusive bool) (string, error
 	if vs != nil {
 		buf = o.Sort.appendValues(buf, vs)
 	}
-	tok := o.Codec.Seal(buf)
+	tok := o.Codec.seal(buf)
 	if len(tok) > maxCursorLen {
 		return "", fmt.Errorf("paginate: cursor of %d characters exceeds the %d accepted; sort values (long text?) are too large for a cursor", len(tok), maxCursorLen)
 	}
@@ -415,7 +415,7 @@ func (r *Request) seal(vs []value, dir Direction, inclusive bool) (string, error
 // open fills r from a sealed cursor.
 func (r *Request) open(token string) error {
 	o := &r.p.o
-	pt, err := o.Codec.Open(token)
+	pt, err := o.Codec.open(token)
 	if err != nil {
 		return err
 	}

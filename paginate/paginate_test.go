@@ -262,7 +262,7 @@ func TestCursorPayloadValidation(t *testing.T) {
 	head := append([]byte{payloadV1, 0}, p.o.Sort.fp[:]...)
 	head = append(head, req.filter[:]...)
 	good := append(append([]byte(nil), head...), 10, 0, 2) // t=5s, 0ns, id=1
-	_, err = p.Request(1, p.o.Codec.Seal(good), nil, Binding{})
+	_, err = p.Request(1, p.o.Codec.seal(good), nil, Binding{})
 	require.NoError(t, err)
 
 	bad := map[string][]byte{
@@ -279,7 +279,7 @@ func TestCursorPayloadValidation(t *testing.T) {
 	}
 	for name, pt := range bad {
 		t.Run(name, func(t *testing.T) {
-			_, err := p.Request(1, p.o.Codec.Seal(pt), nil, Binding{})
+			_, err := p.Request(1, p.o.Codec.seal(pt), nil, Binding{})
 			assert.ErrorIs(t, err, ErrInvalidCursor)
 		})
 	}

@@ -103,11 +103,15 @@ func (r *Request) Where(d Dialect, first int) (string, []any) {
 	if r.bound == nil {
 		return "1 = 1", nil
 	}
-	w := whereBuilder{d: d, cols: r.p.o.Sort.cols, vals: r.bound, reverse: r.dir == Backward, next: first}
-	if first < 1 {
-		w.next = 1
-	}
+	w := r.builder(d, first, r.dir == Backward)
 	return w.build(r.inclusive), w.args
+}
+
+// builder returns a whereBuilder for r's boundary, reading backward through
+// the sort when reverse is set, with Postgres placeholders from first (at
+// least 1).
+func (r *Request) builder(d Dialect, first int, reverse bool) *whereBuilder {
+	return &whereBuilder{d: d, cols: r.p.o.Sort.cols, vals: r.bound, reverse: reverse, next: max(first, 1)}
 }
 
 type whereBuilder struct {
@@ -275,10 +279,7 @@ func (r *Request) WhereBehind(d Dialect, first int) (string, []any) {
 	if r.bound == nil {
 		return "1 = 0", nil
 	}
-	w := whereBuilder{d: d, cols: r.p.o.Sort.cols, vals: r.bound, reverse: r.dir == Forward, next: first}
-	if first < 1 {
-		w.next = 1
-	}
+	w := r.builder(d, first, r.dir == Forward)
 	return w.build(!r.inclusive), w.args
 }
 
@@ -309,12 +310,9 @@ type Segment struct {
 // Postgres placeholders of later segments continue where earlier ones stop;
 // for "?" dialects, pass each segment's arguments in text order.
 func (r *Request) Segments(d Dialect, first int) []Segment {
-	if first < 1 {
-		first = 1
-	}
 	cols := r.p.o.Sort.cols
 	if r.bound != nil && cols[0].nulls != 0 {
-		w := whereBuilder{d: d, cols: cols, vals: r.bound, reverse: r.dir == Backward, next: first}
+		w := r.builder(d, first, r.dir == Backward)
 		switch {
 		case !r.bound[0].null && w.nullsAfter(0):
 			w.nonNull0 = true
