@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -377,4 +378,70 @@ func TestHandlerJSONSurvivesOddAttrs(t *testing.T) {
 			"far": far.Format(time.RFC3339Nano), "near": "2026-01-02T03:04:05.000000006Z",
 		}, doc.Recent[0].Attrs, q)
 	}
+}
+
+func TestRedisHookPipelineErrors(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	// One connection, and no CLIENT SETINFO on connect: that set-up pipeline
+	// fails on Redis < 7.2 (go-redis ignores it) and would count here.
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr, PoolSize: 1, DisableIdentity: true})
+	defer client.Close()
+	r, err := New(&Options{Threshold: time.Hour})
+	require.NoError(t, err)
+	defer r.Close()
+	client.AddHook(NewRedisHook(r, "p."))
+	ctx := context.Background()
+	pipeErrors := func() (count, errs uint64) {
+		s, _ := r.Snapshot().Op("p.pipeline")
+		return s.Total.Count, s.Total.Errors
+	}
+	require.NoError(t, client.Ping(ctx).Err()) // connection set-up done
+	c0, e0 := pipeErrors()
+
+	_, err = client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Get(ctx, srv.Key("missing"))
+		p.Incr(ctx, srv.Key("n"))
+		return nil
+	})
+	require.ErrorIs(t, err, redis.Nil, "go-redis returns the first command's error")
+	c, e := pipeErrors()
+	assert.Equal(t, c0+1, c)
+	assert.Equal(t, e0, e, "redis.Nil inside a pipeline is not an error")
+
+	_, err = client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Get(ctx, srv.Key("missing"))
+		p.Incr(ctx, srv.Key("n"))
+		return nil
+	})
+	require.ErrorIs(t, err, redis.Nil)
+	c, e = pipeErrors()
+	assert.Equal(t, c0+2, c, "a transaction is timed as one pipeline")
+	assert.Equal(t, e0, e, "redis.Nil inside a transaction is not an error")
+
+	_, err = client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Get(ctx, srv.Key("missing"))
+		p.Do(ctx, "NOSUCHCOMMAND")
+		return nil
+	})
+	require.Error(t, err)
+	c, e = pipeErrors()
+	assert.Equal(t, c0+3, c)
+	assert.Equal(t, e0+1, e, "a failed command after a redis.Nil makes the pipeline an error")
+	_, ok := r.Snapshot().Op("p.get")
+	assert.False(t, ok, "commands of a pipeline are not timed one by one")
+}
+
+func TestRedisHookCacheIsBounded(t *testing.T) {
+	t.Parallel()
+	r, _, _ := newTestRecorder(t, Options{MaxOps: 5})
+	h := NewRedisHook(r, "")
+	for i := range 100 {
+		h.op(fmt.Sprint("cmd", i))
+	}
+	n := 0
+	h.ops.Range(func(any, any) bool { n++; return true })
+	assert.Equal(t, 3, n, "pipeline and dial take two of the five ops; the overflow op is not cached")
+	assert.Equal(t, OverflowOp, h.op("cmd99").Name())
+	assert.Equal(t, "redis.cmd0", h.op("CMD0").Name(), "command names are lower-cased")
 }

@@ -23,6 +23,11 @@ import (
 // Slow calls are logged with their arguments, capped as in Redis SLOWLOG
 // (32 arguments, 128 bytes each); the arguments of commands that can carry
 // credentials (AUTH, HELLO, MIGRATE, ACL, CONFIG) are never logged.
+//
+// go-redis sends its connection set-up commands through hooks too: on
+// Redis before 7.2 the CLIENT SETINFO pipeline it sends on every new
+// connection fails (go-redis ignores that) and counts as an error of
+// "<prefix>pipeline"; set [redis.Options].DisableIdentity to avoid it.
 type RedisHook struct {
 	rec    *Recorder
 	prefix string
@@ -44,8 +49,11 @@ func (h *RedisHook) op(name string) *Op {
 	if o, ok := h.ops.Load(name); ok {
 		return o.(*Op)
 	}
-	o := h.rec.Op(h.prefix + strings.ToLower(name))
-	h.ops.Store(name, o)
+	full := h.prefix + strings.ToLower(name)
+	o := h.rec.Op(full)
+	if o.name == full { // not the overflow op: the cache stays as small as the Recorder's ops
+		h.ops.Store(name, o)
+	}
 	return o
 }
 
