@@ -368,7 +368,7 @@ func (m *Memory) single(sh *shard, sk uint64, l Limit, p params, n, maxWait int6
 			o := p.decide(old, now, n, maxWait)
 			if !o.allowed || n == 0 || c.CompareAndSwap(old, o.newTAT) {
 				sh.mu.RUnlock()
-				return m.finishSingle(sh, sk, l, p, n, maxWait, o)
+				return m.finishSingle(sh, sk, l, p, n, maxWait, o, now)
 			}
 		}
 	}
@@ -391,17 +391,17 @@ func (m *Memory) single(sh *shard, sk uint64, l Limit, p params, n, maxWait int6
 		}
 	}
 	sh.mu.Unlock()
-	return m.finishSingle(sh, sk, l, p, n, maxWait, o)
+	return m.finishSingle(sh, sk, l, p, n, maxWait, o, now)
 }
 
-func (m *Memory) finishSingle(sh *shard, sk uint64, l Limit, p params, n, maxWait int64, o outcome) (Decision, booking, error) {
+func (m *Memory) finishSingle(sh *shard, sk uint64, l Limit, p params, n, maxWait int64, o outcome, now int64) (Decision, booking, error) {
 	var f fold
 	f.add(l, p, o, time.Nanosecond)
 	d := f.d
 	if !o.allowed || n == 0 || maxWait < 0 {
 		return d, booking{}, nil
 	}
-	return d, booking{shard: sh, actAt: o.allowAt, slots: []bookedSlot{{key: sk, booked: o.newTAT, cost: n * p.t}}}, nil
+	return d, booking{shard: sh, actAt: max(o.allowAt, now), slots: []bookedSlot{{key: sk, booked: o.newTAT, cost: n * p.t}}}, nil
 }
 
 // untracked decides a key that could not be stored because the shard is at

@@ -525,3 +525,56 @@ func TestErrors(t *testing.T) {
 	})}).Allow(context.Background(), "k")
 	assert.ErrorContains(t, err, "db down")
 }
+
+// TestPropertyMultiLimit: with two limits on a key, every window bound holds
+// for each limit, Remaining is exact across both, and RetryAfter is exact.
+func TestPropertyMultiLimit(t *testing.T) {
+	ctx := context.Background()
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 11))
+			fast := Limit{Name: "fast", Rate: rate.Limit(5 + rng.Float64()*100), Burst: 2 + rng.IntN(10)}
+			slow := Limit{Name: "slow", Rate: fast.Rate / rate.Limit(3+rng.IntN(20)), Burst: fast.Burst + rng.IntN(30)}
+			pf, err := newParams(fast, time.Nanosecond, spanNanos)
+			require.NoError(t, err)
+			ps, err := newParams(slow, time.Nanosecond, spanNanos)
+			require.NoError(t, err)
+			c := newFakeClock()
+			m := newMem(fast, c)
+			lctx := WithLimits(ctx, fast, slow)
+			var adm []admission
+			for range 2000 {
+				c.Add(time.Duration(rng.Int64N(pf.t)))
+				n := rng.IntN(fast.Burst + 1)
+				d, err := m.AllowN(lctx, "k", n)
+				require.NoError(t, err)
+				if d.Allowed && n > 0 {
+					adm = append(adm, admission{int64(c.Elapsed()), int64(n)})
+				}
+				if !d.Allowed && rng.IntN(4) == 0 {
+					c.Add(d.RetryAfter - 1)
+					early, err := m.AllowN(lctx, "k", n)
+					require.NoError(t, err)
+					require.False(t, early.Allowed, "1ns before RetryAfter")
+					c.Add(1)
+					onTime, err := m.AllowN(lctx, "k", n)
+					require.NoError(t, err)
+					require.True(t, onTime.Allowed, "at RetryAfter")
+					adm = append(adm, admission{int64(c.Elapsed()), int64(n)})
+				} else if rng.IntN(10) == 0 {
+					if d.Remaining > 0 {
+						all, err := m.AllowN(lctx, "k", d.Remaining)
+						require.NoError(t, err)
+						require.True(t, all.Allowed)
+						adm = append(adm, admission{int64(c.Elapsed()), int64(d.Remaining)})
+					}
+					next, err := m.Allow(lctx, "k")
+					require.NoError(t, err)
+					require.False(t, next.Allowed)
+				}
+			}
+			checkWindows(t, adm, pf, []int64{pf.t, pf.tau, 10 * pf.tau})
+			checkWindows(t, adm, ps, []int64{ps.t, ps.tau, 10 * ps.tau})
+		})
+	}
+}

@@ -227,7 +227,7 @@ func (r *Redis) reserve(ctx context.Context, key string, n int, maxWait time.Dur
 		return b.local, nil
 	}
 	res := &Reservation{ok: d.Allowed, d: d, clock: time.Now}
-	if d.Allowed && b.delay > 0 {
+	if d.Allowed && b.keys != nil {
 		res.actAt = time.Now().Add(time.Duration(b.delay) * time.Microsecond)
 		res.cancel = func() { r.refund(b) }
 	}

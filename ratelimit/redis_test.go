@@ -235,6 +235,20 @@ func TestRedisDifferential(t *testing.T) {
 					cctx = WithLimits(ctx, l1, l2)
 				}
 				n := rng.IntN(l1.Burst + 2)
+				if n > 0 && n <= l1.Burst && rng.IntN(5) == 0 {
+					// Reservations book the same slots, and cancelling one
+					// refunds the same amount on both.
+					mr, merr := mem.ReserveN(cctx, key, n)
+					rr, rerr := red.ReserveN(cctx, key, n)
+					require.NoError(t, merr)
+					require.NoError(t, rerr)
+					require.Equal(t, mr.Decision(), rr.Decision(), "step %d reserve", i)
+					if rng.IntN(2) == 0 {
+						mr.Cancel()
+						rr.Cancel()
+					}
+					continue
+				}
 				md, merr := mem.AllowN(cctx, key, n)
 				rd, rerr := red.AllowN(cctx, key, n)
 				require.Equal(t, merr == nil, rerr == nil, "step %d: %v vs %v", i, merr, rerr)
