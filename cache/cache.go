@@ -97,9 +97,10 @@ func New[V any](o Options) (*Cache[V], error) {
 	}
 	l1, err := otter.New(&otter.Options[string, *entry[V]]{
 		MaximumSize: cfg.maxEntries,
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, *entry[V]]) time.Duration {
-			return time.Duration(e.Value.life())
-		}),
+		// No ExpiryCalculator: the store would read the clock on every read, and the
+		// Cache reads it anyway to check freshness, the stale bound and the XFetch
+		// window itself. An expired entry is replaced by the next load of its key, or
+		// evicted by the size bound like any entry nobody reads.
 		OnAtomicDeletion: func(e otter.DeletionEvent[string, *entry[V]]) {
 			if e.WasEvicted() {
 				c.stats.evictions.Add(1)

@@ -23,9 +23,11 @@
 //	err = users.Invalidate(ctx, id)
 //
 // Values are kept decoded in process memory (an otter W-TinyLFU store bounded by
-// [Options.MaxEntries]); a hit takes no lock and allocates nothing. A loader that does not
-// capture variables (as loadUser above, which gets the key as an argument) keeps the call
-// itself free of allocations too. Values are handed out as stored: treat them as immutable.
+// [Options.MaxEntries], with no timer sweeping expired entries: the next load replaces
+// them, or the policy evicts them); a hit takes no lock and allocates nothing. A loader
+// that does not capture variables (as loadUser above, which gets the key as an argument)
+// keeps the call itself free of allocations too. Values are handed out as stored: treat
+// them as immutable.
 //
 // # Loads: one per key, on nobody's context
 //

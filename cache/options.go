@@ -59,7 +59,8 @@ type Options struct {
 	LoadTimeout time.Duration
 
 	// MaxEntries bounds the number of entries held in process memory (the L1 level, an
-	// otter W-TinyLFU cache). Default [DefaultMaxEntries] (10,000). -1 keeps nothing in
+	// otter W-TinyLFU cache). Expired entries are not swept by a timer: they count toward
+	// the bound until the next load of their key replaces them or the policy evicts them. Default [DefaultMaxEntries] (10,000). -1 keeps nothing in
 	// process memory: every Get reads Redis (an L2-only cache; needs [Options.Redis]).
 	MaxEntries int
 
@@ -78,7 +79,7 @@ type Options struct {
 	// ClockResolution, when positive, replaces the reads of the system clock by reads of a
 	// variable that a goroutine of the Cache updates every ClockResolution (an otter
 	// CoarseClock). On machines where reading the clock is slow (many VMs) this makes a hit
-	// about twice as cheap; in exchange expiry may come up to ClockResolution early or late,
+	// markedly cheaper (89 → 50 ns on the VM of the README); in exchange expiry may come up to ClockResolution early or late,
 	// and the goroutine wakes up every ClockResolution until Close. A millisecond is a good
 	// value. Default 0: the clock is read on every operation. Ignored when Clock is set.
 	ClockResolution time.Duration

@@ -24,7 +24,8 @@ type Stats struct {
 	StaleServed uint64
 	// EarlyRefreshes counts background refreshes started by XFetch before expiry.
 	EarlyRefreshes uint64
-	// Evictions counts entries removed from process memory by the size bound or by expiry.
+	// Evictions counts entries removed from process memory by the size bound
+	// ([Options.MaxEntries]).
 	Evictions uint64
 	// Redis holds the counters of the Redis level (zero without [Options.Redis]). Hits
 	// and Misses above count process memory (L1); Redis.Hits and Redis.Misses count the
