@@ -96,9 +96,9 @@ const redisTimeout = 5 * time.Second
 func (s *server) newRedis() {
 	switch {
 	case s.cfg.RedisAddr != "":
-		s.rdb = redis.NewClient(&redis.Options{Addr: s.cfg.RedisAddr})
+		s.rdb = redis.NewClient(&redis.Options{Addr: s.cfg.RedisAddr, ContextTimeoutEnabled: true})
 	case len(s.cfg.RedisCluster) > 0:
-		s.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: s.cfg.RedisCluster})
+		s.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: s.cfg.RedisCluster, ContextTimeoutEnabled: true})
 	default:
 		return
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/stout-go/stout/cache"
 	"golang.org/x/sync/errgroup"
@@ -17,7 +18,13 @@ const cacheEntries = 50_000
 // only the parts it changed.
 func (s *server) newCaches() error {
 	opts := func(ns string) cache.Options {
-		return cache.Options{Namespace: ns, TTL: s.cfg.CacheTTL, MaxEntries: cacheEntries, Logger: s.cfg.Logger}
+		o := cache.Options{Namespace: ns, TTL: s.cfg.CacheTTL, MaxEntries: cacheEntries, Logger: s.cfg.Logger}
+		if s.rdb != nil {
+			// A second level in Redis, shared by every instance; invalidations
+			// reach the other instances' memory over pub/sub.
+			o.Redis = &cache.RedisOptions{Client: s.rdb, Prefix: strings.TrimSuffix(s.cfg.RedisPrefix, ":")}
+		}
+		return o
 	}
 	var err error
 	if s.users, err = cache.New[User](opts("user")); err != nil {
@@ -41,19 +48,26 @@ func (s *server) newCaches() error {
 
 // cacheStats are the counters /debug/stats shows per cache.
 type cacheStats struct {
-	Hits        uint64 `json:"hits"`
-	Misses      uint64 `json:"misses"`
-	Loads       uint64 `json:"loads"`
-	Coalesced   uint64 `json:"coalesced"`
-	LoadErrors  uint64 `json:"load_errors"`
-	StaleServed uint64 `json:"stale_served"`
-	Evictions   uint64 `json:"evictions"`
+	Hits   uint64 `json:"hits"`   // from process memory
+	Misses uint64 `json:"misses"` // in process memory
+	// RedisHits counts misses in memory answered by Redis (with -redis).
+	RedisHits          uint64 `json:"redis_hits"`
+	RedisMisses        uint64 `json:"redis_misses"`
+	InvalidationsHeard uint64 `json:"invalidations_heard"`
+	RedisErrors        uint64 `json:"redis_errors"`
+	Loads              uint64 `json:"loads"`
+	Coalesced          uint64 `json:"coalesced"`
+	LoadErrors         uint64 `json:"load_errors"`
+	StaleServed        uint64 `json:"stale_served"`
+	Evictions          uint64 `json:"evictions"`
 }
 
 func statsOf(st cache.Stats) cacheStats {
 	return cacheStats{
 		Hits: st.Hits, Misses: st.Misses, Loads: st.Loads, Coalesced: st.Coalesced,
 		LoadErrors: st.LoadErrors, StaleServed: st.StaleServed, Evictions: st.Evictions,
+		RedisHits: st.Redis.Hits, RedisMisses: st.Redis.Misses, InvalidationsHeard: st.Redis.InvalidationsHeard,
+		RedisErrors: st.Redis.Errors + st.Redis.Unavailable,
 	}
 }
 

@@ -29,8 +29,17 @@ func TestTwoInstancesOnRedis(t *testing.T) {
 	a, b, ta, tb := twoInstances(t, config{ReadLimit: 1, WriteLimit: 100})
 
 	t.Run("a write on one is read on the other", func(t *testing.T) {
+		// Both instances have user 5 in memory.
+		for i, ts := range []*httptest.Server{ta, tb} {
+			r := call(t, ts, "GET", "/users/5?fields=name,preferences.theme", "", "X-Forwarded-For", "192.0.2."+itoa(int64(30+i)))
+			require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		}
+		heard := b.users.Stats().Redis.InvalidationsHeard
 		r := call(t, ta, "PUT", "/users/5", `{"name":"Barbara Liskov","preferences":{"theme":"light"}}`, "X-Forwarded-For", "192.0.2.10")
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+		// The invalidation reaches b's memory over pub/sub: a message, not a
+		// round trip, so wait for it to be heard.
+		require.Eventually(t, func() bool { return b.users.Stats().Redis.InvalidationsHeard > heard }, 10*time.Second, time.Millisecond)
 		r = call(t, tb, "GET", "/users/5?fields=name,preferences.theme", "", "X-Forwarded-For", "192.0.2.11")
 		require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 		assert.JSONEq(t, `{"name":"Barbara Liskov","preferences":{"theme":"light"}}`, string(r.body))
@@ -40,6 +49,16 @@ func TestTwoInstancesOnRedis(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "Barbara Liskov", rows[1].Name)
 		assert.Equal(t, b.repo.data.user(4), rows[0])
+	})
+
+	t.Run("a value loaded by one is served to the other from Redis", func(t *testing.T) {
+		before, _ := b.repo.Calls()
+		require.Equal(t, http.StatusOK, call(t, ta, "GET", "/users/77?include=profile", "", "X-Forwarded-For", "192.0.2.13").status)
+		require.Equal(t, http.StatusOK, call(t, tb, "GET", "/users/77?include=profile", "", "X-Forwarded-For", "192.0.2.14").status)
+		after, _ := b.repo.Calls()
+		assert.Equal(t, before["users.get"], after["users.get"], "b did not query the repository")
+		assert.Equal(t, before["profiles.get"], after["profiles.get"])
+		assert.Positive(t, b.users.Stats().Redis.Hits)
 	})
 
 	t.Run("rate limits are shared", func(t *testing.T) {

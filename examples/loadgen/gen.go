@@ -109,9 +109,10 @@ type apiStats struct {
 }
 
 type cacheStats struct {
-	Hits   int64 `json:"hits"`
-	Misses int64 `json:"misses"`
-	Loads  int64 `json:"loads"`
+	Hits      int64 `json:"hits"`       // in process memory
+	Misses    int64 `json:"misses"`     // in process memory
+	RedisHits int64 `json:"redis_hits"` // misses in memory answered by Redis
+	Loads     int64 `json:"loads"`
 }
 
 func (g *gen) stats(ctx context.Context) (*apiStats, error) {

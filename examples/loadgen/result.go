@@ -127,15 +127,17 @@ func (r *result) stale(id, want, gotName, gotBio string) {
 
 func (r *result) setStats(before, after *apiStats) { r.before, r.after = before, after }
 
-// cache returns the hits and misses during the phase, summed over the api's
-// caches.
-func (r *result) cache() (hits, misses int64) {
+// cache returns the lookups during the phase, summed over the api's caches:
+// hits in process memory, hits in Redis (of the memory misses), and misses
+// of both, which went to the repository.
+func (r *result) cache() (hits, redisHits, misses int64) {
 	for ns, a := range r.after.Cache {
 		b := r.before.Cache[ns]
 		hits += a.Hits - b.Hits
+		redisHits += a.RedisHits - b.RedisHits
 		misses += a.Misses - b.Misses
 	}
-	return hits, misses
+	return hits, redisHits, misses - redisHits
 }
 
 // repoCalls returns the repository calls during the phase: all of them, and
@@ -214,9 +216,10 @@ func (r *result) print(w io.Writer) {
 		fmt.Fprintf(w, "transport errors: %v (first: %v)\n", r.transport, r.firstErr)
 	}
 
-	hits, misses := r.cache()
-	if hits+misses > 0 {
-		fmt.Fprintf(w, "cache:            hit ratio %.1f%% (%d hits, %d misses)\n", 100*float64(hits)/float64(hits+misses), hits, misses)
+	hits, redisHits, misses := r.cache()
+	if all := hits + redisHits + misses; all > 0 {
+		fmt.Fprintf(w, "cache:            hit ratio %.1f%% (%d hits in memory, %d in Redis, %d misses)\n",
+			100*float64(hits+redisHits)/float64(all), hits, redisHits, misses)
 	} else {
 		fmt.Fprintf(w, "cache:            none\n")
 	}
@@ -265,7 +268,7 @@ func (r *result) problems(o options) []string {
 	if len(r.transport) > 0 {
 		out = append(out, fmt.Sprintf("transport errors %v, first: %v", r.transport, r.firstErr))
 	}
-	if hits, _ := r.cache(); hits == 0 {
+	if hits, redisHits, _ := r.cache(); hits+redisHits == 0 {
 		out = append(out, "no cache hits reported by /debug/stats")
 	}
 	for a := range o.abusers {
