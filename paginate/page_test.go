@@ -194,59 +194,81 @@ func TestWalkWithDeletesAndInserts(t *testing.T) {
 	t.Parallel()
 	p := testPaginator(t, rowSort, nil)
 	for seed := range uint64(30) {
-		rng := rand.New(rand.NewPCG(seed, 2))
-		rows := randomRows(rng, 40+rng.IntN(40))
-		nextID := int64(len(rows) + 1)
-		deleted := map[int64]bool{}
-		inserted := map[int64]bool{}
-		mutate := func(int) {
-			for range rng.IntN(4) { // delete a few, sometimes the boundary row
-				if len(rows) == 0 {
-					break
-				}
-				i := rng.IntN(len(rows))
-				deleted[rows[i].ID] = true
-				rows = slices.Delete(rows, i, i+1)
-			}
-			for range rng.IntN(3) {
-				r := randomRows(rng, 1)[0]
-				r.ID = nextID
-				nextID++
-				inserted[r.ID] = true
-				rows = append(rows, r)
-			}
-			sortRows(rows)
-		}
-		initial := ids(rows)
-		for name, pg := range map[string]pager{"sql": sqlPager(t, &rows), "slice": slicePager(&rows)} {
+		for _, name := range []string{"sql", "slice"} {
 			t.Run(fmt.Sprintf("seed=%d/%s", seed, name), func(t *testing.T) {
-				got := walkForward(t, p, pg, 1+rng.IntN(5), mutate)
-				seen := map[int64]bool{}
-				for _, id := range got {
-					assert.False(t, seen[id], "row %d repeated", id)
-					seen[id] = true
-				}
-				var want, stable []int64
-				for _, id := range initial {
-					if !deleted[id] {
-						want = append(want, id)
-					}
-				}
-				for _, id := range got {
-					if !inserted[id] {
-						stable = append(stable, id)
-					}
-				}
-				// Rows deleted after they were read are in got; drop them.
-				var kept []int64
-				for _, id := range stable {
-					if !deleted[id] {
-						kept = append(kept, id)
-					}
-				}
-				assert.Equal(t, want, kept, "every row present throughout, once, in order")
+				walkWithChanges(t, p, seed, name)
 			})
 		}
+	}
+}
+
+// walkWithChanges walks one dataset forward with pager name ("sql" or
+// "slice"), deleting and inserting rows before every page, and checks that
+// the rows present throughout are each read once, in order.
+func walkWithChanges(t *testing.T, p *Paginator, seed uint64, name string) {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	rows := randomRows(rng, 40+rng.IntN(40))
+	nextID := int64(len(rows) + 1)
+	deleted := map[int64]bool{}
+	inserted := map[int64]bool{}
+	every := map[int64]row{} // every row that ever existed, by ID
+	for _, r := range rows {
+		every[r.ID] = r
+	}
+	mutate := func(int) {
+		for range rng.IntN(4) { // delete a few, sometimes the boundary row
+			if len(rows) == 0 {
+				break
+			}
+			i := rng.IntN(len(rows))
+			deleted[rows[i].ID] = true
+			rows = slices.Delete(rows, i, i+1)
+		}
+		for range rng.IntN(3) {
+			r := randomRows(rng, 1)[0]
+			r.ID = nextID
+			nextID++
+			inserted[r.ID] = true
+			every[r.ID] = r
+			rows = append(rows, r)
+		}
+		sortRows(rows)
+	}
+	initial := ids(rows)
+	pg := slicePager(&rows)
+	if name == "sql" {
+		pg = sqlPager(t, &rows)
+	}
+	got := walkForward(t, p, pg, 1+rng.IntN(5), mutate)
+	seen := map[int64]bool{}
+	for _, id := range got {
+		assert.False(t, seen[id], "row %d repeated", id)
+		seen[id] = true
+	}
+	var want, stable []int64
+	for _, id := range initial {
+		if !deleted[id] {
+			want = append(want, id)
+		}
+	}
+	for _, id := range got {
+		if !inserted[id] {
+			stable = append(stable, id)
+		}
+	}
+	// Rows deleted after they were read are in got; drop them.
+	var kept []int64
+	for _, id := range stable {
+		if !deleted[id] {
+			kept = append(kept, id)
+		}
+	}
+	assert.Equal(t, want, kept, "every row present throughout, once, in order")
+	assert.NotEmpty(t, deleted, "nothing was deleted; the walk proves nothing")
+	for j := 1; j < len(got); j++ {
+		c, err := rowSort.Compare(rowKey(every[got[j-1]]), rowKey(every[got[j]]))
+		require.NoError(t, err)
+		assert.Negative(t, c, "rows %d and %d out of order", got[j-1], got[j])
 	}
 }
 
