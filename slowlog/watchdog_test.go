@@ -93,9 +93,20 @@ func TestWatchdogOverflowAndRace(t *testing.T) {
 	wg.Go(r.tick) // races with End deterministically covered by the state machine
 	wg.Wait()
 	assert.Equal(t, uint64(len(timers)), op.Stats().Total.Count)
-	assert.Len(t, cp.lines("slow operation"), len(timers))
-	assert.LessOrEqual(t, len(cp.lines("slow operation still running")), inflightSlots)
+	ended := cp.lines("slow operation")
+	assert.Len(t, ended, len(timers))
+	running := cp.lines("slow operation still running")
+	assert.LessOrEqual(t, len(running), inflightSlots)
+	reported := 0
+	for _, l := range ended {
+		if v, ok := l["reported_running"]; ok && v.Bool() {
+			reported++
+		}
+	}
+	assert.Equal(t, len(running), reported, "End says reported_running exactly for the calls the watchdog reported")
 	assert.Zero(t, op.Stats().InFlight)
+	r.tick()
+	assert.Len(t, cp.lines("slow operation still running"), len(running), "ended calls are never reported")
 }
 
 func TestWatchdogSeesRequestsWithAStaticRoute(t *testing.T) {
