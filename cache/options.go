@@ -60,8 +60,9 @@ type Options struct {
 
 	// MaxEntries bounds the number of entries held in process memory (the L1 level, an
 	// otter W-TinyLFU cache). Expired entries are not swept by a timer: they count toward
-	// the bound until the next load of their key replaces them or the policy evicts them. Default [DefaultMaxEntries] (10,000). -1 keeps nothing in
-	// process memory: every Get reads Redis (an L2-only cache; needs [Options.Redis]).
+	// the bound until the next load of their key replaces them or the policy evicts them.
+	// Default [DefaultMaxEntries] (10,000). -1 keeps nothing in process memory: every Get
+	// reads Redis (an L2-only cache; needs [Options.Redis]).
 	MaxEntries int
 
 	// Codec encodes values for shared storage (the Redis level). Values in process memory
@@ -79,9 +80,10 @@ type Options struct {
 	// ClockResolution, when positive, replaces the reads of the system clock by reads of a
 	// variable that a goroutine of the Cache updates every ClockResolution (an otter
 	// CoarseClock). On machines where reading the clock is slow (many VMs) this makes a hit
-	// markedly cheaper (89 → 50 ns on the VM of the README); in exchange expiry may come up to ClockResolution early or late,
-	// and the goroutine wakes up every ClockResolution until Close. A millisecond is a good
-	// value. Default 0: the clock is read on every operation. Ignored when Clock is set.
+	// markedly cheaper (89 → 50 ns on the VM of the README); in exchange expiry may come
+	// up to ClockResolution early or late, and the goroutine wakes up every
+	// ClockResolution until Close. A millisecond is a good value. Default 0: the clock is
+	// read on every operation. Ignored when Clock is set.
 	ClockResolution time.Duration
 
 	// Redis adds a level shared by every instance of the service (L2, in Redis) below
