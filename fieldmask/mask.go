@@ -40,6 +40,9 @@ func (n *node) put(name string, k *node) {
 		n.kids[i].n = k
 		return
 	}
+	if n.kids == nil {
+		n.kids = make([]kid, 0, 4)
+	}
 	n.kids = slices.Insert(n.kids, i, kid{name, k})
 }
 

@@ -132,6 +132,15 @@ type parser struct {
 	i     int
 	lim   Limits
 	paths int
+	arena []node // nodes are allocated in chunks
+}
+
+func (p *parser) newNode(pos int) *node {
+	if len(p.arena) == cap(p.arena) {
+		p.arena = make([]node, 0, 8)
+	}
+	p.arena = append(p.arena, node{pos: pos})
+	return &p.arena[len(p.arena)-1]
 }
 
 func (p *parser) ws() {
@@ -202,7 +211,7 @@ func (p *parser) item(n *node, depth int) error {
 		}
 		kid := n.get(name)
 		if kid == nil {
-			kid = &node{pos: pos}
+			kid = p.newNode(pos)
 			n.put(name, kid)
 		}
 		if p.i < len(p.s) && p.s[p.i] == '.' {
