@@ -40,8 +40,8 @@ type RedisOptions struct {
 
 	// Instances is the number of instances expected to share the limit; with
 	// FallbackLocal each instance decides locally with Rate/Instances and
-	// Burst/Instances (at least 1), so that together they stay near the
-	// limit. Default 1.
+	// Burst/Instances (at least 1, and at least the cost asked for), so that
+	// together they stay near the limit. Default 1.
 	Instances int
 
 	// Budget bounds the time one call spends on Redis, round trip included,
@@ -444,7 +444,8 @@ func (r *Redis) fail(ctx context.Context, key string, n int, maxWait int64, limi
 			local[i] = l
 			if l.Rate != rate.Inf {
 				local[i].Rate = l.Rate / rate.Limit(r.inst)
-				local[i].Burst = max(1, l.Burst/r.inst)
+				// A cost the real limit admits is never impossible locally.
+				local[i].Burst = min(l.Burst, max(1, l.Burst/r.inst, n))
 			}
 		}
 		lctx := WithLimits(ctx, local...)
