@@ -63,7 +63,8 @@
 // A per-op token bucket bounds the lines ([Options.LogBurst],
 // [Options.LogEvery]); suppressed calls are summed up in a periodic
 // "slow operations suppressed" line with their number, the worst duration
-// and the op's p99. Logging never waits for tokens.
+// and the op's p99. Logging never waits for tokens, and [Recorder.Close]
+// logs the summaries still pending, so no suppressed count is lost.
 //
 // Every slow call also enters a bounded ring of recent entries, like Redis
 // SLOWLOG: monotonic IDs, capped attribute counts and sizes

@@ -156,7 +156,7 @@ type Options struct {
 	// Watchdog, if positive, turns on in-flight tracking: every Watchdog the
 	// background goroutine looks for calls still running past their hard
 	// threshold and reports each once, while it runs. Tracking costs three
-	// atomic operations per call (about 40 ns on a small VM; see the
+	// atomic operations per call (about 20 ns on a small VM; see the
 	// README), so it is off by default.
 	Watchdog time.Duration
 
