@@ -392,6 +392,11 @@ func deref(x any) any {
 		case time.Time, string, int, int64, int32, [16]byte:
 			return x
 		case driver.Valuer:
+			// A nil *sql.NullTime (say) is NULL; calling its value method
+			// would panic. database/sql treats it the same way.
+			if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+				return nil
+			}
 			dv, err := v.Value()
 			if err != nil {
 				return x // reported as unsupported type by the caller

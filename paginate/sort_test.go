@@ -113,12 +113,19 @@ func TestNormalizeValues(t *testing.T) {
 		{sql.NullTime{Time: ts, Valid: true}, sql.NullString{}, &i64},
 		{nilTime, nil, uint32(5)},
 		{nil, (*string)(nil), uint64(9)},
+		{(*sql.NullTime)(nil), (*sql.NullString)(nil), 1},
+		{&sql.NullTime{Time: ts, Valid: true}, &sql.NullString{String: "x", Valid: true}, &sql.NullInt64{Int64: 1, Valid: true}},
 	}
 	for _, k := range ok {
 		_, err := s.normalize(k)
 		assert.NoError(t, err, "%v", k)
 	}
-	vs, err := s.normalize(Key{ts, "x", 1})
+	vs, err := s.normalize(Key{(*sql.NullTime)(nil), (*sql.NullString)(nil), 1})
+	require.NoError(t, err)
+	assert.True(t, vs[0].null && vs[1].null, "nil pointers to sql.Null* are NULL")
+	_, err = s.normalize(Key{ts, "x", (*sql.NullInt64)(nil)})
+	assert.ErrorContains(t, err, "NOT NULL", "and a nil one in a NOT NULL column is an error, not a panic")
+	vs, err = s.normalize(Key{ts, "x", 1})
 	require.NoError(t, err)
 	got := s.cols[0].arg(vs[0]).(time.Time)
 	assert.Equal(t, time.UTC, got.Location(), "times are normalized to UTC")
