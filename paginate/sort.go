@@ -239,8 +239,9 @@ func validIdent(name string) bool {
 }
 
 // Key holds the sort values of one row, one per column of the Sort, in
-// order. Use nil (or a nil pointer, or an invalid sql.Null*) for NULL in a
-// nullable column. Values may also be pointers or [driver.Valuer]s of the
+// order. Use nil (or a nil pointer, a nil []byte, or an invalid sql.Null*)
+// for NULL in a nullable column; an empty non-nil []byte is the empty
+// string. Values may also be pointers or [driver.Valuer]s of the
 // column's type.
 type Key []any
 
@@ -389,6 +390,11 @@ func deref(x any) any {
 				return nil
 			}
 			x = *v
+		case []byte:
+			if v == nil {
+				return nil // database/sql scans NULL into a []byte as nil
+			}
+			return x
 		case time.Time, string, int, int64, int32, [16]byte:
 			return x
 		case driver.Valuer:
