@@ -1,6 +1,7 @@
 package slowlog
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -311,28 +312,34 @@ func (h Histogram) Merge(o Histogram) Histogram {
 	if h.count == 0 {
 		return o
 	}
-	out := Histogram{
-		buckets: make([]bucketCount, 0, len(h.buckets)+len(o.buckets)),
-		count:   satAdd(h.count, o.count),
-		max:     max(h.max, o.max),
+	return Histogram{
+		buckets: mergeSorted(h.buckets, o.buckets,
+			func(x, y bucketCount) int { return cmp.Compare(x.index, y.index) },
+			func(x, y bucketCount) bucketCount { return bucketCount{x.index, satAdd(x.count, y.count)} }),
+		count: satAdd(h.count, o.count),
+		max:   max(h.max, o.max),
 	}
-	a, b := h.buckets, o.buckets
+}
+
+// mergeSorted merges a and b, both sorted by compare without duplicates,
+// combining the elements found in both with both.
+func mergeSorted[T any](a, b []T, compare func(x, y T) int, both func(x, y T) T) []T {
+	out := make([]T, 0, len(a)+len(b))
 	for len(a) > 0 && len(b) > 0 {
-		switch {
-		case a[0].index < b[0].index:
-			out.buckets = append(out.buckets, a[0])
+		switch c := compare(a[0], b[0]); {
+		case c < 0:
+			out = append(out, a[0])
 			a = a[1:]
-		case a[0].index > b[0].index:
-			out.buckets = append(out.buckets, b[0])
+		case c > 0:
+			out = append(out, b[0])
 			b = b[1:]
 		default:
-			out.buckets = append(out.buckets, bucketCount{a[0].index, satAdd(a[0].count, b[0].count)})
+			out = append(out, both(a[0], b[0]))
 			a, b = a[1:], b[1:]
 		}
 	}
-	out.buckets = append(out.buckets, a...)
-	out.buckets = append(out.buckets, b...)
-	return out
+	out = append(out, a...)
+	return append(out, b...)
 }
 
 // satAdd adds without wrapping around (only decoded input can get there).

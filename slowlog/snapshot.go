@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -92,26 +93,12 @@ func (s Snapshot) Op(name string) (OpStats, bool) {
 // the same name are merged exactly, bucket by bucket. The result's Time is
 // the later of the two.
 func (s Snapshot) Merge(o Snapshot) Snapshot {
-	out := Snapshot{Time: s.Time, Ops: make([]OpStats, 0, len(s.Ops)+len(o.Ops))}
+	out := Snapshot{Time: s.Time, Ops: mergeSorted(s.Ops, o.Ops,
+		func(x, y OpStats) int { return strings.Compare(x.Op, y.Op) },
+		OpStats.Merge)}
 	if o.Time.After(out.Time) {
 		out.Time = o.Time
 	}
-	a, b := s.Ops, o.Ops
-	for len(a) > 0 && len(b) > 0 {
-		switch {
-		case a[0].Op < b[0].Op:
-			out.Ops = append(out.Ops, a[0])
-			a = a[1:]
-		case a[0].Op > b[0].Op:
-			out.Ops = append(out.Ops, b[0])
-			b = b[1:]
-		default:
-			out.Ops = append(out.Ops, a[0].Merge(b[0]))
-			a, b = a[1:], b[1:]
-		}
-	}
-	out.Ops = append(out.Ops, a...)
-	out.Ops = append(out.Ops, b...)
 	return out
 }
 
