@@ -55,8 +55,10 @@ type MemoryOptions struct {
 // over-admission of golang/go#65508). A TAT only ever moves forward, except
 // by a Reservation's refund.
 //
-// Keys are hashed with a per-limiter random seed; the table stores hashes,
-// not keys: about 33 bytes per bucket. Buckets that are full are removed,
+// Keys are hashed with a per-limiter random seed; the table stores 64-bit
+// hashes, not keys: about 33 bytes per bucket. Two keys share a bucket only
+// if their hashes collide: with 10M live buckets the chance that any pair
+// does is about 3·10⁻⁶, and the seed keeps clients from aiming for it. Buckets that are full are removed,
 // a few at a time, when new keys are added (no goroutine, nothing to close).
 //
 // A key with several limits is decided under the shard's write lock, all
