@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stout-go/stout/flags"
+	"github.com/stout-go/stout/slowlog"
 )
 
 // defaultFlags is the flag document served when no -flags file is given and
@@ -102,5 +103,6 @@ func (s *server) newRedis() {
 	default:
 		return
 	}
+	s.rdb.AddHook(slowlog.NewRedisHook(s.slow, "redis.")) // every command timed in /debug/slow
 	s.closers = append(s.closers, s.rdb.Close)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -215,7 +213,7 @@ func newServer(cfg config) (*server, error) {
 	s.route(mux, "GET /users-offset", s.readLimit, s.listUsersOffset)
 	s.route(mux, "GET /naive/users/{id}", s.readLimit, s.getUserNaive)
 	mux.HandleFunc("GET /debug/stats", s.debugStats)
-	mux.HandleFunc("GET /debug/slow", s.debugSlow)
+	mux.Handle("GET /debug/slow", s.slow.Handler()) // HTML; JSON with ?format=json
 	mux.HandleFunc("GET /debug/flags", s.debugFlags)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -225,46 +223,14 @@ func newServer(cfg config) (*server, error) {
 	return s, nil
 }
 
-// route registers h under pattern behind the rate limit, timed as the
-// slowlog op "http <pattern>" (a 5xx answer counts as an error; a 429 is not
+// route registers h under pattern behind the rate limit, timed by slowlog
+// as the op "http <pattern>" (a 5xx answer counts as an error; a 429 is not
 // timed: it never reaches the handler).
 func (s *server) route(mux *http.ServeMux, pattern string, limit func(http.Handler) http.Handler, h http.HandlerFunc) {
-	op := s.slow.Op("http " + pattern)
-	mux.Handle(pattern, limit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		t := op.Start(r.Context())
-		h(sw, r)
-		if sw.status >= 500 {
-			t.End(errServerError)
-		} else {
-			t.End(nil)
-		}
-	})))
+	name := "http " + pattern
+	timed := slowlog.Middleware(s.slow, func(*http.Request) string { return name })
+	mux.Handle(pattern, limit(timed(h)))
 }
-
-var errServerError = errors.New("5xx answer")
-
-// statusWriter remembers the status a handler answered with.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
@@ -652,24 +618,3 @@ func (s *server) debugStats(w http.ResponseWriter, _ *http.Request) {
 }
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
-
-// slowReport is the body of GET /debug/slow.
-type slowReport struct {
-	// Ops are sorted slowest first by p95 over the last minute, then since
-	// start.
-	Ops    []slowlog.OpStats `json:"ops"`
-	Recent []slowlog.Entry   `json:"recent"` // the latest slow calls, newest first
-}
-
-// debugSlow serves p50/p95/p99 per route and repository call.
-func (s *server) debugSlow(w http.ResponseWriter, _ *http.Request) {
-	snap := s.slow.Snapshot()
-	ops := slices.Clone(snap.Ops)
-	slices.SortStableFunc(ops, func(a, b slowlog.OpStats) int {
-		if c := cmp.Compare(b.Last1m.P95, a.Last1m.P95); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.Total.P95, a.Total.P95)
-	})
-	writeJSON(w, http.StatusOK, slowReport{Ops: ops, Recent: s.slow.Recent(20)})
-}

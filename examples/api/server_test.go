@@ -412,7 +412,11 @@ func TestDebugSlow(t *testing.T) {
 		require.Equal(t, http.StatusOK, call(t, ts, "GET", "/users/5?include=profile", "").status)
 	}
 	require.Equal(t, http.StatusOK, call(t, ts, "GET", "/users?limit=3", "").status)
-	a := call(t, ts, "GET", "/debug/slow", "")
+	html := call(t, ts, "GET", "/debug/slow", "")
+	require.Equal(t, http.StatusOK, html.status)
+	assert.Contains(t, html.header.Get("Content-Type"), "text/html")
+	assert.Contains(t, string(html.body), "db.users.list")
+	a := call(t, ts, "GET", "/debug/slow?format=json", "")
 	require.Equal(t, http.StatusOK, a.status)
 	var rep struct {
 		Ops []struct {
