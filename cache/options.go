@@ -80,7 +80,7 @@ type Options struct {
 	// ClockResolution, when positive, replaces the reads of the system clock by reads of a
 	// variable that a goroutine of the Cache updates every ClockResolution (an otter
 	// CoarseClock). On machines where reading the clock is slow (many VMs) this makes a hit
-	// markedly cheaper (89 → 50 ns on the VM of the README); in exchange expiry may come
+	// about 1.6× cheaper on the VM of the README; in exchange expiry may come
 	// up to ClockResolution early or late, and the goroutine wakes up every
 	// ClockResolution until Close. A millisecond is a good value. Default 0: the clock is
 	// read on every operation. Ignored when Clock is set.
