@@ -10,7 +10,7 @@
 //	...
 //	defer f.Close()
 //	if f.Bool(ctx, "new-checkout", flags.Subject{Key: userID, Attrs: attrs}, false) { ... }
-//	copy, d := f.StringDetail(ctx, "checkout-copy", subj, "Buy now") // d.Variant, d.Reason, d.RuleID, d.Err
+//	text, d := f.StringDetail(ctx, "checkout-copy", subj, "Buy now") // d.Variant, d.Reason, d.RuleID, d.Err
 //
 // # Guarantees
 //
