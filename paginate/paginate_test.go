@@ -269,6 +269,9 @@ func TestCursorPayloadValidation(t *testing.T) {
 		"version":       append([]byte{2}, good[1:]...),
 		"unknown flag":  append([]byte{payloadV1, 0x80}, good[2:]...),
 		"open forward":  append([]byte{payloadV1, flagOpen}, good[2:len(head)]...),
+		"open incl":     append([]byte{payloadV1, flagOpen | flagBackward | flagInclusive}, good[2:len(head)]...),
+		"open values":   append([]byte{payloadV1, flagOpen | flagBackward}, good[2:]...),
+		"other filter":  append(append(append([]byte{payloadV1, 0}, p.o.Sort.fp[:]...), make([]byte, 16)...), 10, 0, 2),
 		"trailing":      append(append([]byte(nil), good...), 0),
 		"nanos range":   append(append([]byte(nil), head...), 10, 0xc0, 0xb8, 0x97, 0xe6, 0x03, 2), // 1e9+... ns
 		"sub-precision": append(append([]byte(nil), head...), 10, 1, 2),
@@ -279,10 +282,16 @@ func TestCursorPayloadValidation(t *testing.T) {
 	}
 	for name, pt := range bad {
 		t.Run(name, func(t *testing.T) {
-			_, err := p.Request(1, p.o.Codec.seal(pt), nil, Binding{})
+			req, err := p.Request(1, p.o.Codec.seal(pt), nil, Binding{})
 			assert.ErrorIs(t, err, ErrInvalidCursor)
+			assert.Nil(t, req)
 		})
 	}
+	open := append([]byte{payloadV1, flagOpen | flagBackward}, good[2:len(head)]...)
+	req, err = p.Request(1, p.o.Codec.seal(open), nil, Binding{})
+	require.NoError(t, err, "the last-page layout itself is accepted")
+	assert.True(t, req.First())
+	assert.Equal(t, Backward, req.Direction())
 }
 
 func TestWriteError(t *testing.T) {
