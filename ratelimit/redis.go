@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,7 +46,8 @@ type RedisOptions struct {
 	Instances int
 
 	// Budget bounds the time one call spends on Redis, round trip included,
-	// before the failure policy applies. Default 100ms. The budget holds for
+	// before the failure policy applies. Default 100ms; -1 means no budget
+	// beyond the caller's context and the client's timeouts. The budget holds for
 	// any client; with a client whose options set ContextTimeoutEnabled it
 	// costs nothing, with any other each call runs on a goroutine of its own
 	// so that it can be abandoned at the budget.
@@ -53,7 +55,7 @@ type RedisOptions struct {
 
 	// Failures is the number of consecutive Redis failures that open the
 	// circuit breaker; while it is open calls apply the failure policy
-	// without touching Redis. Default 5.
+	// without touching Redis. Default 5; -1 turns the breaker off.
 	Failures int
 
 	// ProbeInterval is how often a background PING checks Redis while the
@@ -131,14 +133,21 @@ func NewRedis(client RedisClient, limit Limit, opts *RedisOptions) *Redis {
 	if r.prefix == "" {
 		r.prefix = "rl"
 	}
-	if r.budget <= 0 {
+	if r.budget == 0 {
 		r.budget = 100 * time.Millisecond
+	}
+	failures, probeTimeout := o.Failures, r.budget
+	if failures < 0 {
+		failures = math.MaxInt
+	}
+	if probeTimeout < 0 {
+		probeTimeout = 0 // the breaker's default
 	}
 	r.local = NewMemory(limit, nil)
 	r.br = breaker.New(breaker.Options{
-		Failures:      o.Failures,
+		Failures:      failures,
 		ProbeInterval: o.ProbeInterval,
-		ProbeTimeout:  r.budget,
+		ProbeTimeout:  probeTimeout,
 		Probe:         func(ctx context.Context) error { return client.Ping(ctx).Err() },
 		OnChange: func(open bool) {
 			if r.log == nil {
@@ -243,7 +252,7 @@ type redisBooking struct {
 }
 
 func (r *Redis) refund(b redisBooking) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.budget)
+	ctx, cancel := r.budgeted(context.Background())
 	defer cancel()
 	if r.pin != nil {
 		b.args[1] = r.pin()
@@ -260,9 +269,9 @@ func (r *Redis) refund(b redisBooking) {
 // on a goroutine that the limiter waits for in Close, so that the budget
 // holds even when the socket would block until the client's ReadTimeout.
 func (r *Redis) run(ctx context.Context, s *redis.Script, keys []string, args []any) ([]int64, error) {
-	cctx, cancel := context.WithTimeout(ctx, r.budget)
+	cctx, cancel := r.budgeted(ctx)
 	defer cancel()
-	if r.direct {
+	if r.direct || r.budget < 0 {
 		return int64s(s.Run(cctx, r.client, keys, args...))
 	}
 	type result struct {
@@ -282,6 +291,14 @@ func (r *Redis) run(ctx context.Context, s *redis.Script, keys []string, args []
 	case <-cctx.Done():
 		return nil, cctx.Err()
 	}
+}
+
+// budgeted bounds ctx by the call budget, if there is one.
+func (r *Redis) budgeted(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.budget < 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, r.budget)
 }
 
 func int64s(c *redis.Cmd) ([]int64, error) {

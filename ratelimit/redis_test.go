@@ -427,6 +427,23 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+func TestRedisNoBudgetNoBreaker(t *testing.T) {
+	s := redistest.Start(t)
+	c := s.Client(t)
+	r := newRedis(t, c, PerSecond(2), &RedisOptions{Prefix: s.Key("nb"), Budget: -1, Failures: -1})
+	d, err := r.Allow(context.Background(), "k")
+	require.NoError(t, err)
+	assert.Equal(t, 1, d.Remaining)
+
+	down := newRedis(t, unreachable(t), PerSecond(2), &RedisOptions{Budget: -1, Failures: -1, OnError: FailClosed})
+	for range 10 {
+		_, err := down.Allow(context.Background(), "k")
+		require.ErrorIs(t, err, ErrUnavailable)
+	}
+	assert.False(t, down.Stats().BreakerOpen, "Failures: -1 never opens the breaker")
+	assert.Equal(t, int64(10), down.Stats().Failures)
+}
+
 func TestRedisDownAtStart(t *testing.T) {
 	ctx := context.Background()
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
