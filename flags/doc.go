@@ -15,8 +15,9 @@
 // # Guarantees
 //
 //   - Evaluation reads an immutable compiled snapshot behind an atomic
-//     pointer: no locks, no I/O, no allocation (tens of nanoseconds), and one
-//     evaluation always sees one whole document.
+//     pointer: no locks, no I/O, no allocation (tens of nanoseconds; [Value]
+//     of a type with references decodes per call), and one evaluation always
+//     sees one whole document.
 //   - A new document is parsed, validated and compiled before it is swapped
 //     in. A document with any problem is rejected whole, every problem is
 //     reported with its JSON path ([ValidationError]), and the last good
@@ -24,8 +25,9 @@
 //   - When the source is down the client keeps serving the last good
 //     document (status stale, with the time since when). With
 //     [Options.LastGoodPath] it also survives a restart while the source is
-//     down. Callers' defaults are served only when no document was ever
-//     loaded, and then with the distinct reason [ReasonUnavailable].
+//     down. An outage makes callers' defaults be served only when no
+//     document was ever loaded, and then with the distinct reason
+//     [ReasonUnavailable].
 //   - Bucketing is a written contract pinned by golden vectors (below):
 //     raising a percentage only ever adds subjects, different flags are
 //     independent unless they share a bucket group, and variant choice is
