@@ -1,5 +1,3 @@
-//go:build ratelimitbench
-
 // The benchmarks compare stout's ratelimit with the usual Go choices, side
 // by side in one run:
 //
@@ -9,7 +7,7 @@
 //   - on Redis: ratelimit.Redis against go-redis/redis_rate on the same
 //     server, with the Redis commands per decision counted by a hook.
 //
-// Run: go test -tags ratelimitbench -run '^$' -bench . -count 6 . | tee out.txt,
+// Run: go test -run '^$' -bench . -count 6 . | tee out.txt,
 // then benchstat -col /impl out.txt.
 
 package ratelimitbench
