@@ -45,7 +45,7 @@ func TestMiddleware(t *testing.T) {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
 	}
-	assert.Panics(t, func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/panic", nil)) })
+	assert.PanicsWithValue(t, "boom", func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/panic", nil)) }, "re-raised as is")
 
 	snap := r.Snapshot()
 	users, ok := snap.Op("GET /users/{id}")
@@ -159,7 +159,17 @@ func TestDo(t *testing.T) {
 	lines := cp.lines("slow operation")
 	require.Len(t, lines, 1)
 	assert.Equal(t, "SELECT 1", lines[0]["query"].String())
-	assert.True(t, errors.Is(ErrPanicked, ErrPanicked))
+
+	assert.PanicsWithValue(t, "slow panic", func() {
+		_, _ = Do(context.Background(), op, func(context.Context) (int, error) {
+			clk.Advance(20 * time.Millisecond)
+			panic("slow panic")
+		})
+	}, "the panic is re-raised with its value")
+	lines = cp.lines("slow operation")
+	require.Len(t, lines, 2)
+	assert.Equal(t, ErrPanicked.Error(), lines[1]["error"].String(), "a panic is recorded as ErrPanicked")
+	assert.Equal(t, uint64(3), op.Stats().Total.Errors)
 }
 
 func TestRedisHook(t *testing.T) {
