@@ -129,8 +129,9 @@
 // at end (times in RFC 3339). A subject outside the gate — or without a
 // value to bucket by — is not served by it: a rule then does not match and
 // evaluation continues with the next rule; the rollout falls through to the
-// default. A gate of 100% serves everyone, even subjects without a
-// bucketing value.
+// default. A single variant behind a gate of 100% (or no gate) is served to
+// everyone, even subjects without a bucketing value; a split always needs
+// one.
 //
 // A condition is {"attr": name, "op": operator, "value": v} or with
 // "values": [v, ...]. Operators:

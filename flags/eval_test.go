@@ -277,3 +277,29 @@ func TestZeroAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+func TestSubjectsWithoutBucketingValue(t *testing.T) {
+	c := newStatic(t, `{"flags": {
+		"full": {"type": "bool", "rollout": {"variant": "true", "percent": 100}},
+		"partial": {"type": "bool", "rollout": {"variant": "true", "percent": 99.99}},
+		"split": {"type": "string", "variants": {"a": "A", "b": "B"}, "default": "a", "rollout": {"split": {"a": 1, "b": 1}}},
+		"byorg": {"type": "bool", "bucketBy": "org", "rollout": {"variant": "true", "percent": 99.99}}}}`, nil)
+	ctx := t.Context()
+	_, d := c.BoolDetail(ctx, "full", Subject{}, false)
+	assert.Equal(t, ReasonRollout, d.Reason)
+	_, d = c.BoolDetail(ctx, "partial", Subject{}, false)
+	assert.Equal(t, ReasonDefault, d.Reason)
+	_, d = c.StringDetail(ctx, "split", Subject{}, "")
+	assert.Equal(t, ReasonDefault, d.Reason)
+	_, d = c.StringDetail(ctx, "split", Subject{Key: "k"}, "")
+	assert.Equal(t, ReasonRollout, d.Reason)
+	_, d = c.BoolDetail(ctx, "byorg", Subject{Key: "k", Attrs: map[string]any{"org": 42}}, false)
+	assert.Equal(t, ReasonDefault, d.Reason, "a non-string bucketBy attribute counts as missing")
+	in := 0
+	for i := range 100 {
+		if c.Bool(ctx, "byorg", Subject{Key: fmt.Sprint(i), Attrs: map[string]any{"org": "acme"}}, false) {
+			in++
+		}
+	}
+	assert.True(t, in == 0 || in == 100, "every subject of one org gets the same answer")
+}
