@@ -415,6 +415,8 @@ func deref(x any) any {
 	return x
 }
 
+var timeType = reflect.TypeFor[time.Time]()
+
 // derefReflect handles named types (type UserID int64) and other pointers.
 func derefReflect(x any) any {
 	v := reflect.ValueOf(x)
@@ -438,8 +440,8 @@ func derefReflect(x any) any {
 			return u
 		}
 	case reflect.Struct:
-		if t, ok := v.Interface().(time.Time); ok {
-			return t
+		if v.Type().ConvertibleTo(timeType) { // time.Time or type T time.Time
+			return v.Convert(timeType).Interface()
 		}
 	}
 	return x

@@ -158,11 +158,13 @@ func TestNormalizeValues(t *testing.T) {
 	type userID int64
 	type label string
 	type myUUID [16]byte
+	type stamp time.Time
 	uid := userID(3)
-	named := MustSort(Asc("n").Text(), Asc("u").UUID(), Asc("id"))
-	vs, err = named.normalize(Key{label("x"), myUUID{1}, &uid})
+	named := MustSort(Asc("n").Text(), Asc("u").UUID(), Asc("t").Time(), Asc("id"))
+	vs, err = named.normalize(Key{label("x"), myUUID{1}, stamp(ts), &uid})
 	require.NoError(t, err, "named types are accepted by kind")
-	assert.Equal(t, []value{{s: "x"}, {u: [16]byte{1}}, {i: 3}}, vs)
+	tv := ts.Truncate(time.Microsecond)
+	assert.Equal(t, []value{{s: "x"}, {u: [16]byte{1}}, {i: tv.Unix(), n: int32(tv.Nanosecond())}, {i: 3}}, vs)
 	var nilID *userID
 	_, err = MustSort(Asc("n").Nullable(NullsLast), Asc("id")).normalize(Key{nilID, uint16(1)})
 	require.NoError(t, err, "a nil pointer of a named type is NULL")
