@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stout-go/stout/flags"
 	"github.com/stout-go/stout/slowlog"
 )
@@ -90,19 +88,31 @@ func (s *server) debugFlags(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, flagsReport{Status: s.flags.Status(), Counts: s.flags.Counts(), Document: s.flags.Document(), Source: src})
 }
 
-// redisTimeout bounds start-up calls to Redis.
-const redisTimeout = 5 * time.Second
-
-// newRedis connects to -redis or -redis-cluster, if given.
-func (s *server) newRedis() {
-	switch {
-	case s.cfg.RedisAddr != "":
-		s.rdb = redis.NewClient(&redis.Options{Addr: s.cfg.RedisAddr, ContextTimeoutEnabled: true})
-	case len(s.cfg.RedisCluster) > 0:
-		s.rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: s.cfg.RedisCluster, ContextTimeoutEnabled: true})
-	default:
-		return
+// publishFlags is -publish-flags: it stores the document in the file at path
+// as the next version in Redis, where every instance's flag client picks it
+// up. An invalid document is rejected before Redis is touched.
+func publishFlags(cfg config, path string) error {
+	cfg.defaults()
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return err
 	}
-	s.rdb.AddHook(slowlog.NewRedisHook(s.slow, "redis.")) // every command timed in /debug/slow
-	s.closers = append(s.closers, s.rdb.Close)
+	s := &server{cfg: cfg}
+	s.slow, err = slowlog.New(nil)
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, s.slow.Close)
+	defer s.Close()
+	if s.newRedis(); s.rdb == nil {
+		return errors.New("-publish-flags needs -redis or -redis-cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+	defer cancel()
+	v, err := flags.PublishRedis(ctx, s.rdb, s.flagsKey(), doc, -1)
+	if err != nil {
+		return err
+	}
+	cfg.Logger.Info("published flag document", "key", s.flagsKey(), "redis_version", v)
+	return nil
 }

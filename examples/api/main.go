@@ -45,6 +45,7 @@ func run(args []string) error {
 	cluster := fs.String("redis-cluster", "", "comma-separated Redis Cluster node addresses, instead of -redis")
 	fs.StringVar(&cfg.FlagsFile, "flags", "", "flag document file, reloaded when it changes (default: the embedded examples/api/flags.json; with -redis the document lives in Redis)")
 	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", time.Minute, "how long a cached part of a user stays fresh")
+	publish := fs.String("publish-flags", "", "with -redis or -redis-cluster: publish this flag document file to Redis (every instance applies it within milliseconds) and exit")
 	cursorKey := fs.String("cursor-key", "", "hex-encoded 32-byte key sealing list cursors; give every instance the same one (default: random per process)")
 	fs.DurationVar(&cfg.SlowThreshold, "slow", 100*time.Millisecond, "log routes and repository calls at least this slow")
 	fs.BoolVar(&cfg.TrustLoopbackProxy, "trust-loopback-proxy", false, "take the client address from X-Forwarded-For when the peer is on loopback (for examples/loadgen)")
@@ -66,6 +67,9 @@ func run(args []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg.Logger = log
+	if *publish != "" {
+		return publishFlags(cfg, *publish)
+	}
 
 	start := time.Now()
 	s, err := newServer(cfg)
