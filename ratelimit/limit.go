@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -26,7 +27,8 @@ type Limit struct {
 	// "second" and "day"): it names the policy in the RateLimit headers and
 	// keeps each limit's state apart even if the order of the limits
 	// changes. Optional; the empty name is "default" in headers and the
-	// limit's position among the key's limits otherwise.
+	// limit's position among the key's limits ("0", "1", ...) otherwise.
+	// The limits of one key must have distinct names ([ErrInvalidLimit]).
 	Name string
 }
 
@@ -142,7 +144,8 @@ var (
 	// limit's Burst: the request can never succeed, however long one waits.
 	ErrCostExceedsBurst = errors.New("ratelimit: cost exceeds burst")
 	// ErrInvalidLimit means a limit had a non-positive rate or a burst
-	// outside [1, 2^31], or a cost was negative.
+	// outside [1, 2^31], two limits of a key had the same name, or a cost
+	// was negative.
 	ErrInvalidLimit = errors.New("ratelimit: invalid limit")
 	// ErrNoLimits means a Resolver returned no limits for a key.
 	ErrNoLimits = errors.New("ratelimit: no limits for key")
@@ -219,7 +222,7 @@ func resolve(ctx context.Context, key string, r Resolver, def []Limit) ([]Limit,
 		if len(v) == 0 {
 			return nil, ErrNoLimits
 		}
-		return v, nil
+		return v, distinct(v)
 	}
 	if r != nil {
 		ls, err := r.Limits(ctx, key)
@@ -229,7 +232,30 @@ func resolve(ctx context.Context, key string, r Resolver, def []Limit) ([]Limit,
 		if len(ls) == 0 {
 			return nil, ErrNoLimits
 		}
-		return ls, nil
+		return ls, distinct(ls)
 	}
 	return def, nil
+}
+
+// limitID is what keeps the state of limit i of a key apart from the key's
+// other limits: its Name, or else its position.
+func limitID(ls []Limit, i int) string {
+	if ls[i].Name != "" {
+		return ls[i].Name
+	}
+	return strconv.Itoa(i)
+}
+
+// distinct reports an error if two of a key's limits would share state (the
+// same Name, or a Name that is another unnamed limit's position): they
+// would charge one bucket twice.
+func distinct(ls []Limit) error {
+	for i := 1; i < len(ls); i++ {
+		for j := range i {
+			if limitID(ls, i) == limitID(ls, j) {
+				return fmt.Errorf("%w: limits %d and %d of a key share the name %q", ErrInvalidLimit, j, i, limitID(ls, i))
+			}
+		}
+	}
+	return nil
 }

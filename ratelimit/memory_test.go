@@ -578,3 +578,43 @@ func TestPropertyMultiLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestDuplicateLimitNames: two limits of a key that would share state (the
+// same Name, or a Name equal to another unnamed limit's position) are
+// refused. Before, Memory leaked a bucket per call and charged one bucket
+// twice, and Redis read and wrote one key twice.
+func TestDuplicateLimitNames(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string][]Limit{
+		"same name":            {{Rate: 1, Burst: 5, Name: "a"}, {Rate: 2, Burst: 3, Name: "a"}},
+		"name is a position":   {{Rate: 1, Burst: 5}, {Rate: 2, Burst: 3, Name: "0"}},
+		"three, last repeated": {{Rate: 1, Burst: 5, Name: "x"}, {Rate: 1, Burst: 5, Name: "y"}, {Rate: 9, Burst: 9, Name: "x"}},
+	}
+	for name, ls := range cases {
+		t.Run(name, func(t *testing.T) {
+			m := NewMemory(PerSecond(1), nil)
+			for range 3 {
+				_, err := m.Allow(WithLimits(ctx, ls...), "k")
+				require.ErrorIs(t, err, ErrInvalidLimit)
+				_, err = m.Peek(WithLimits(ctx, ls...), "k")
+				require.ErrorIs(t, err, ErrInvalidLimit)
+				_, err = m.Reserve(WithLimits(ctx, ls...), "k")
+				require.ErrorIs(t, err, ErrInvalidLimit)
+			}
+			assert.Zero(t, m.Len(), "nothing stored")
+			res := NewMemory(PerSecond(1), &MemoryOptions{Resolver: ResolverFunc(func(context.Context, string) ([]Limit, error) {
+				return ls, nil
+			})})
+			_, err := res.Allow(ctx, "k")
+			require.ErrorIs(t, err, ErrInvalidLimit)
+		})
+	}
+	t.Run("distinct names and positions are fine", func(t *testing.T) {
+		m := NewMemory(PerSecond(1), nil)
+		d, err := m.Allow(WithLimits(ctx, Limit{Rate: 1, Burst: 5}, Limit{Rate: 2, Burst: 3, Name: "1x"}, Limit{Rate: 2, Burst: 2}), "k")
+		require.NoError(t, err)
+		assert.True(t, d.Allowed)
+		assert.Equal(t, 1, d.Remaining)
+		assert.Equal(t, 3, m.Len())
+	})
+}

@@ -28,8 +28,18 @@ const pinBase = int64(1_790_000_000_000_000) // a Unix time in µs
 
 func (p *pinned) now() int64 { return pinBase + p.us.Load() }
 
+// newRedis returns a Redis limiter closed at the end of the test. Options
+// that leave Budget unset are tests of decisions, not of failures: they get
+// a budget a loaded machine cannot exceed and FailClosed, so that a slow
+// Redis shows up as an error instead of a silent fail-open decision.
 func newRedis(t *testing.T, c RedisClient, l Limit, o *RedisOptions) *Redis {
 	t.Helper()
+	if o != nil && o.Budget == 0 {
+		o.Budget = 10 * time.Second
+		if o.OnError == FailOpen {
+			o.OnError = FailClosed
+		}
+	}
 	r := NewRedis(c, l, o)
 	t.Cleanup(func() { _ = r.Close() })
 	return r
@@ -270,7 +280,7 @@ func TestRedisMultiInstance(t *testing.T) {
 		var wg sync.WaitGroup
 		start := time.Now()
 		for _, c := range clients {
-			r := newRedis(t, c, l, &RedisOptions{Prefix: prefix, Budget: time.Second, OnError: FailClosed})
+			r := newRedis(t, c, l, &RedisOptions{Prefix: prefix, OnError: FailClosed})
 			for g := range 8 {
 				wg.Go(func() {
 					for time.Since(start) < dur {
@@ -465,4 +475,15 @@ func TestRedisDownAtStart(t *testing.T) {
 	var _ Limiter = r
 	var _ Limiter = (*Memory)(nil)
 	assert.True(t, strings.HasPrefix(r.redisKey(hashTag("x"), 0, Limit{}), "rl:{"))
+}
+
+func TestRedisDuplicateLimitNames(t *testing.T) {
+	s := redistest.Start(t)
+	r := newRedis(t, s.Client(t), PerSecond(1), &RedisOptions{Prefix: s.Key("dup"), OnError: FailClosed})
+	ctx := WithLimits(context.Background(), Limit{Rate: 1, Burst: 5}, Limit{Rate: 2, Burst: 3, Name: "0"})
+	_, err := r.Allow(ctx, "k")
+	require.ErrorIs(t, err, ErrInvalidLimit)
+	_, err = r.Reserve(ctx, "k")
+	require.ErrorIs(t, err, ErrInvalidLimit)
+	assert.Zero(t, r.Stats().Failures, "refused before Redis is asked")
 }
