@@ -103,8 +103,10 @@ func Middleware(lim Limiter, key KeyFunc, opts *MiddlewareOptions) func(http.Han
 					"Service Unavailable", "The rate limiter is unavailable; try again shortly.", d, max(d.RetryAfter, time.Second))
 			case !d.Allowed:
 				writeHeaders(w.Header(), o.Headers, d)
+				// At least 1s even from a Limiter that gives no RetryAfter:
+				// every 429 carries Retry-After.
 				o.problem(w, http.StatusTooManyRequests, "quota-exceeded",
-					"Too Many Requests", "", d, d.RetryAfter)
+					"Too Many Requests", "", d, max(d.RetryAfter, time.Second))
 			default:
 				writeHeaders(w.Header(), o.Headers, d)
 				next.ServeHTTP(w, r)
@@ -169,7 +171,14 @@ func writeHeaders(h http.Header, mode HeaderMode, d Decision) {
 	if mode == HeadersDraft || mode == HeadersBoth {
 		name := `"` + policyName(d.Limit) + `"`
 		h.Set("RateLimit-Policy", name+";q="+strconv.Itoa(d.Limit.Burst)+";w="+strconv.FormatInt(ceilSeconds(d.Limit.Window()), 10))
-		h.Set("RateLimit", name+";r="+strconv.Itoa(d.Remaining)+";t="+strconv.FormatInt(nextTokenSeconds(d), 10))
+		t := nextTokenSeconds(d)
+		if !d.Allowed && d.RetryAfter > 0 {
+			// The draft: Retry-After must not point earlier than t. The
+			// float estimate of t can exceed the exact integer RetryAfter
+			// by the rounding of huge bursts.
+			t = min(t, RetryAfterSeconds(d))
+		}
+		h.Set("RateLimit", name+";r="+strconv.Itoa(d.Remaining)+";t="+strconv.FormatInt(t, 10))
 	}
 	if mode == HeadersLegacy || mode == HeadersBoth {
 		h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit.Burst))

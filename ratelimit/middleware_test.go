@@ -272,3 +272,44 @@ func unreachable(t *testing.T) *redis.Client {
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// denier is a Limiter that denies everything with the given RetryAfter, as
+// a third-party Limiter might.
+type denier struct {
+	*Memory
+	retry time.Duration
+}
+
+func (d denier) AllowN(context.Context, string, int) (Decision, error) {
+	return Decision{Limit: Limit{Rate: 1, Burst: 1}, RetryAfter: d.retry, ResetAfter: time.Second}, nil
+}
+
+func TestMiddlewareRetryAfterOnEvery429(t *testing.T) {
+	for _, retry := range []time.Duration{0, RetryNever, time.Nanosecond} {
+		h := Middleware(denier{NewMemory(PerSecond(1), nil), retry}, KeyByIP(), nil)(okHandler)
+		w := serve(h, "192.0.2.1:1", nil)
+		require.Equal(t, http.StatusTooManyRequests, w.Code)
+		assert.Equal(t, "1", w.Header().Get("Retry-After"), "RetryAfter %v", retry)
+		assert.Contains(t, w.Body.String(), "retry in 1s")
+	}
+}
+
+// TestMiddlewareTNotAfterRetryAfter: with a huge burst the rounded-up token
+// interval adds up, and the float estimate of the next token (t) came out
+// a second later than the exact Retry-After, which the draft forbids.
+func TestMiddlewareTNotAfterRetryAfter(t *testing.T) {
+	c := newFakeClock()
+	l := Limit{Rate: 0.7, Burst: 800_000_000} // T = 1428571429ns, 0.43ns over 1/Rate
+	lim := newMem(l, c)
+	h := Middleware(lim, KeyByIP(), nil)(okHandler)
+	d, err := lim.AllowN(context.Background(), "ip:192.0.2.1", l.Burst)
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	c.Add(430 * time.Millisecond)
+	w := serve(h, "192.0.2.1:1", nil)
+	require.Equal(t, http.StatusTooManyRequests, w.Code)
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+	assert.Equal(t, `"default";r=0;t=1`, w.Header().Get("RateLimit"))
+	c.Add(time.Second)
+	assert.Equal(t, http.StatusOK, serve(h, "192.0.2.1:1", nil).Code, "retrying at Retry-After succeeds")
+}
