@@ -153,9 +153,10 @@ type Options struct {
 	// "suppressed N, worst D, p99 X" line. Default 1 min.
 	SummaryEvery time.Duration
 
-	// Watchdog, if positive, turns on in-flight tracking: every Watchdog the
-	// background goroutine looks for calls still running past their hard
-	// threshold and reports each once, while it runs. Tracking costs three
+	// Watchdog, if positive, turns on in-flight tracking: every Watchdog (or
+	// every second, if Watchdog is longer) the background goroutine looks
+	// for calls still running past their hard threshold and reports each
+	// once, while it runs. Tracking costs three
 	// atomic operations per call (about 20 ns on a small VM; see the
 	// README), so it is off by default.
 	Watchdog time.Duration

@@ -43,9 +43,11 @@ func New(o *Options) (*Recorder, error) {
 	}
 	r.base = r.wall()
 	r.recent.init(cfg.recentSize, cfg.maxAttrs, cfg.maxAttrLen)
-	tick := cfg.watchdog
-	if tick <= 0 {
-		tick = time.Second
+	// The same goroutine refreshes adaptive thresholds and logs due
+	// summaries: a long Watchdog must not slow those down.
+	tick := time.Second
+	if cfg.watchdog > 0 {
+		tick = min(cfg.watchdog, tick)
 	}
 	go r.loop(tick)
 	return r, nil

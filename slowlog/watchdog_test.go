@@ -168,3 +168,24 @@ func TestSlotGenerationWraps(t *testing.T) {
 	assert.Zero(t, f.count())
 	assert.False(t, f.release(i, gen), "already free")
 }
+
+func TestLongWatchdogKeepsTheOtherBackgroundWork(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		cp := &capture{}
+		r, err := New(&Options{Watchdog: time.Hour, Logger: slog.New(cp), LogBurst: 1 << 20, Thresholds: func(string) Thresholder {
+			return Thresholds{Adaptive: 3, Floor: time.Millisecond}
+		}})
+		require.NoError(t, err)
+		op := r.Op("a")
+		for range 100 {
+			op.Observe(context.Background(), 10*time.Millisecond, nil)
+		}
+		n := len(cp.lines("slow operation"))
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		op.Observe(context.Background(), 20*time.Millisecond, nil)
+		assert.Len(t, cp.lines("slow operation"), n, "the adaptive threshold (3 × 10ms) was refreshed within a second, not an hour")
+		require.NoError(t, r.Close())
+	})
+}
