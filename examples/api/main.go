@@ -44,12 +44,17 @@ func run(args []string) error {
 	fs.StringVar(&cfg.RedisAddr, "redis", "", "Redis address (host:port): cache, rate limits and flags move to Redis")
 	cluster := fs.String("redis-cluster", "", "comma-separated Redis Cluster node addresses, instead of -redis")
 	fs.StringVar(&cfg.FlagsFile, "flags", "", "flag document file, reloaded when it changes (default: the embedded examples/api/flags.json; with -redis the document lives in Redis)")
+	fs.IntVar(&cfg.ReadLimit, "read-limit", 100, "reads per second per client address (burst the same)")
+	fs.IntVar(&cfg.WriteLimit, "write-limit", 10, "writes per second per client address (burst twice that)")
 	fs.DurationVar(&cfg.CacheTTL, "cache-ttl", time.Minute, "how long a cached part of a user stays fresh")
 	publish := fs.String("publish-flags", "", "with -redis or -redis-cluster: publish this flag document file to Redis (every instance applies it within milliseconds) and exit")
 	cursorKey := fs.String("cursor-key", "", "hex-encoded 32-byte key sealing list cursors; give every instance the same one (default: random per process)")
 	fs.DurationVar(&cfg.SlowThreshold, "slow", 100*time.Millisecond, "log routes and repository calls at least this slow")
 	fs.BoolVar(&cfg.TrustLoopbackProxy, "trust-loopback-proxy", false, "take the client address from X-Forwarded-For when the peer is on loopback (for examples/loadgen)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if *cluster != "" {

@@ -102,7 +102,7 @@ type redisStore struct {
 	prefix string
 }
 
-func (s *redisStore) key(id int64) string { return s.prefix + "user:" + strconv.FormatInt(id, 10) }
+func (s *redisStore) key(id int64) string { return s.prefix + "db:user:" + strconv.FormatInt(id, 10) }
 
 func decodeRecord(b string) (record, error) {
 	var r record

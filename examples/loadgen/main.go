@@ -66,6 +66,9 @@ func run(args []string) error {
 	fs.BoolVar(&o.check, "check", false, "exit non-zero unless there were cache hits, 429s for every abusive client, no 5xx and no stale read after a write")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed of the mix")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	u, err := checkTarget(*target)
