@@ -455,3 +455,39 @@ func TestRedisHookCacheIsBounded(t *testing.T) {
 	assert.Equal(t, OverflowOp, h.op("cmd99").Name())
 	assert.Equal(t, "redis.cmd0", h.op("CMD0").Name(), "command names are lower-cased")
 }
+
+// readerFromRecorder is an httptest.ResponseRecorder that also implements
+// io.ReaderFrom, like net/http's own response writer.
+type readerFromRecorder struct {
+	*httptest.ResponseRecorder
+	readFrom int
+}
+
+func (w *readerFromRecorder) ReadFrom(r io.Reader) (int64, error) {
+	w.readFrom++
+	return io.Copy(w.ResponseRecorder, r)
+}
+
+func TestMiddlewareKeepsReaderFrom(t *testing.T) {
+	t.Parallel()
+	r, _, _ := newTestRecorder(t, Options{})
+	h := Middleware(r, func(*http.Request) string { return "file" })(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		rf, ok := w.(io.ReaderFrom)
+		require.True(t, ok, "the wrapped writer still offers ReadFrom")
+		n, err := rf.ReadFrom(strings.NewReader("hello"))
+		require.NoError(t, err)
+		assert.Equal(t, int64(5), n)
+	}))
+	w := &readerFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/f", nil))
+	assert.Equal(t, 1, w.readFrom, "the underlying ReadFrom did the copy")
+	assert.Equal(t, "hello", w.Body.String())
+	assert.Equal(t, http.StatusOK, w.Code)
+	plain := httptest.NewRecorder() // no ReadFrom underneath: a plain copy
+	h.ServeHTTP(plain, httptest.NewRequest("GET", "/f", nil))
+	assert.Equal(t, "hello", plain.Body.String())
+	s, ok := r.Snapshot().Op("file")
+	require.True(t, ok)
+	assert.Equal(t, uint64(2), s.Total.Count)
+	assert.Zero(t, s.Total.Errors)
+}
