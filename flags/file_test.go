@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -101,4 +102,35 @@ func TestFileSourceMissingAtStartUsesLastGood(t *testing.T) {
 	assert.Equal(t, "source", ev.Origin)
 	assert.Equal(t, StateOK, c.Status().State)
 	assert.Equal(t, "X", c.String(ctx, "b", Subject{}, ""))
+}
+
+// os.WriteFile truncates, then writes: a poll between the two sees an empty
+// file. When the same document is written back, the source must report it
+// again, or the status stays stale for good.
+func TestFileSourceRecoversAfterEmptyFile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		path := filepath.Join(t.TempDir(), "flags.json")
+		require.NoError(t, os.WriteFile(path, []byte(docV1), 0o644))
+		const interval = time.Second
+		c, err := New(ctx, FileSource(path, &FileOptions{Interval: interval}), nil)
+		require.NoError(t, err)
+		defer c.Close()
+		require.Equal(t, StateOK, c.Status().State)
+
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		time.Sleep(interval)
+		synctest.Wait()
+		st := c.Status()
+		require.Equal(t, StateStale, st.State)
+		require.ErrorIs(t, st.Err, ErrNoDocument)
+		assert.Equal(t, "X", c.String(ctx, "b", Subject{}, ""), "the last good document stays")
+
+		require.NoError(t, os.WriteFile(path, []byte(docV1), 0o644))
+		time.Sleep(interval)
+		synctest.Wait()
+		st = c.Status()
+		assert.Equal(t, StateOK, st.State, "the same document back ends the stale period")
+		assert.NoError(t, st.Err)
+	})
 }

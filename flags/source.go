@@ -94,6 +94,9 @@ func (s *fileSource) Watch(ctx context.Context, u Updater) {
 			return
 		}
 		if len(bytes.TrimSpace(data)) == 0 {
+			// Forget the last content: when it is written back (os.WriteFile
+			// truncates first), it must be applied again to end the stale period.
+			seen = false
 			u.Unavailable(fmt.Errorf("flags: %s is empty: %w", s.path, ErrNoDocument))
 			return
 		}
