@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -486,4 +487,58 @@ func TestRedisDuplicateLimitNames(t *testing.T) {
 	_, err = r.Reserve(ctx, "k")
 	require.ErrorIs(t, err, ErrInvalidLimit)
 	assert.Zero(t, r.Stats().Failures, "refused before Redis is asked")
+}
+
+// TestRedisClusterNodeDown stops one master of a 3-node Cluster: keys whose
+// slot it served follow the failure policy within the budget, keys on the
+// other masters are still decided by Redis, exactly, and once the node is
+// back the same limiter decides its keys again, without a restart. The
+// breaker is per limiter, so it is off here to show the per-key behaviour.
+func TestRedisClusterNodeDown(t *testing.T) {
+	cl := redistest.StartCluster(t)
+	cc := cl.Client(t)
+	ctx := context.Background()
+	l := Limit{Rate: rate.Every(time.Hour), Burst: 10} // no refill during the test
+	budget := 2 * time.Second
+	r := newRedis(t, cc, l, &RedisOptions{Prefix: cl.Key("down"), OnError: FailClosed, Budget: budget, Failures: -1})
+
+	// A user key on node 1 and one on another node.
+	var onDead, onLive string
+	for i := 0; onDead == "" || onLive == ""; i++ {
+		require.Less(t, i, 10_000)
+		k := "user-" + strconv.Itoa(i)
+		node, err := cc.MasterForKey(ctx, r.redisKey(hashTag(k), 0, l))
+		require.NoError(t, err)
+		if node.Options().Addr == cl.Addrs[1] {
+			onDead = cmp.Or(onDead, k)
+		} else {
+			onLive = cmp.Or(onLive, k)
+		}
+	}
+	for _, k := range []string{onDead, onLive} {
+		d, err := r.Allow(ctx, k)
+		require.NoError(t, err)
+		require.Equal(t, 9, d.Remaining)
+	}
+
+	cl.StopNode(t, 1)
+	start := time.Now()
+	_, err := r.Allow(ctx, onDead)
+	require.ErrorIs(t, err, ErrUnavailable, "the key's node is down: FailClosed")
+	assert.Less(t, time.Since(start), budget+time.Second, "within the budget")
+	for want := 8; want >= 6; want-- {
+		d, err := r.Allow(ctx, onLive)
+		require.NoError(t, err, "other nodes still decide")
+		assert.Equal(t, want, d.Remaining)
+	}
+	assert.GreaterOrEqual(t, r.Stats().Failures, int64(1))
+
+	cl.RestartNode(t, 1)
+	var d Decision
+	require.Eventually(t, func() bool {
+		d, err = r.Allow(ctx, onDead)
+		return err == nil
+	}, 20*time.Second, 50*time.Millisecond, "the node's keys are decided again")
+	assert.True(t, d.Allowed)
+	assert.Less(t, d.Remaining, 10)
 }
