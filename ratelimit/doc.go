@@ -24,7 +24,9 @@
 //   - In every interval of length d, a key is admitted at most
 //     Burst + Rate·d units of cost, under any concurrency, on one instance
 //     or (with Redis) across any number of them. The emission interval is
-//     rounded up, never down.
+//     rounded up, never down. (The one exception keeps the arithmetic in
+//     int64: a limit whose drained bucket would take more than about 36
+//     years to refill, Burst/Rate, refills in that time instead.)
 //   - [Decision.Remaining] is exact: that many unit requests succeed at once,
 //     one more fails. [Decision.RetryAfter] is exact: the same request
 //     retried at now+RetryAfter succeeds (with no other traffic on the key),

@@ -465,7 +465,7 @@ func (m *Memory) multi(sh *shard, h uint64, limits []Limit, n, maxWait int64) (D
 	}
 	var b booking
 	if all && n > 0 {
-		b = booking{shard: sh, actAt: actAt, slots: make([]bookedSlot, 0, len(slots))}
+		b = booking{shard: sh, actAt: actAt}
 		// Charge the buckets that exist first: their new TATs are in the
 		// future, so the room-making in insert cannot drop them (or hand
 		// their cells to the new ones).
@@ -495,7 +495,7 @@ func (m *Memory) multi(sh *shard, h uint64, limits []Limit, n, maxWait int64) (D
 			b = booking{actAt: now}
 			break
 		}
-		if b.shard != nil {
+		if b.shard != nil && maxWait >= 0 {
 			for i := range slots {
 				if s := &slots[i]; !s.p.inf {
 					b.slots = append(b.slots, bookedSlot{key: s.key, booked: s.o.newTAT, cost: n * s.p.t})

@@ -47,9 +47,10 @@ type MiddlewareOptions struct {
 	ProblemJSON bool
 
 	// FailOpen lets a request through when the limiter returns an error
-	// other than ErrCostExceedsBurst. By default such a request gets 503:
-	// limiters in this package return errors only under their own
-	// FailClosed policy, so a 503 is sent exactly when that policy says so.
+	// other than ErrCostExceedsBurst. By default such a request gets 503.
+	// Limiters in this package return errors for a backend only under their
+	// own FailClosed policy; the other errors are configuration errors (a
+	// Resolver that fails, an invalid limit), which also get 503.
 	FailOpen bool
 }
 

@@ -29,7 +29,8 @@ type RedisClient interface {
 // RedisOptions configure a [Redis] limiter. The zero value (or nil) gives the
 // defaults.
 type RedisOptions struct {
-	// Prefix starts every Redis key. Default "rl".
+	// Prefix starts every Redis key. Default "rl". It must not contain a
+	// Cluster hash tag ("{...}"): that would put every key in one slot.
 	Prefix string
 
 	// Resolver, if set, chooses the limits per key and call (see [Limiter]).
