@@ -67,12 +67,19 @@ func checkBoundaries(t *testing.T, conn *pgx.Conn, table string, sc sortCase) {
 		slices.Reverse(s)
 		return s
 	}
+	null0 := func(i int) bool {
+		v := reflect.ValueOf(sc.key(all[i])[0])
+		return v.Kind() == reflect.Pointer && v.IsNil()
+	}
 	nulls := 0
 	for i := 0; i < len(all); i++ {
-		if i%13 != 0 && i != len(all)-1 {
+		// Every 50th row, the first and last, and both rows at each border
+		// between NULL and non-NULL values of the first column.
+		border := i > 0 && null0(i) != null0(i-1) || i+1 < len(all) && null0(i) != null0(i+1)
+		if i%50 != 0 && i != len(all)-1 && !border {
 			continue
 		}
-		if v := reflect.ValueOf(sc.key(all[i])[0]); v.Kind() == reflect.Pointer && v.IsNil() {
+		if null0(i) {
 			nulls++
 		}
 		k := sc.key(all[i])
