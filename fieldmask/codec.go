@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,8 +16,10 @@ const DefaultCacheSize = 1024
 
 // Policy says which fields of one struct type a client may see. It is applied
 // wherever the type occurs: at the top, nested at any depth, in slices and maps, and
-// under includes. The same can be said with struct tags on the fields:
-// `fieldmask:"hidden"`, `fieldmask:"optin"` and `fieldmask:"optin=PERMISSION"`.
+// under includes, and to its fields where an embedding promotes them into another
+// struct. The same can be said with struct tags on the fields:
+// `fieldmask:"hidden"`, `fieldmask:"optin"` and `fieldmask:"optin=PERMISSION"`;
+// on an embedded struct field, such a tag applies to every field it promotes.
 type Policy struct {
 	// Hidden lists JSON names of fields that are never written and never
 	// reachable: not by name, not by "*", not by an include. Validation reports
@@ -205,6 +208,9 @@ func (c *Codec) infoLocked(t reflect.Type, pending *[]*structInfo) (*structInfo,
 		default:
 			return nil, fmt.Errorf("fieldmask: %v field %q: unknown fieldmask tag %q", t, f.name, tag)
 		}
+		if err := c.inheritPolicy(t, &f); err != nil {
+			return nil, err
+		}
 		fp := &f
 		s.fields = append(s.fields, fp)
 		s.byName[f.name] = fp
@@ -235,6 +241,50 @@ func (c *Codec) infoLocked(t reflect.Type, pending *[]*structInfo) (*structInfo,
 		}
 	}
 	return s, nil
+}
+
+// inheritPolicy applies to a field promoted from embedded structs what those
+// structs say of it: the [Policy] of each embedded type on the way (innermost
+// first, so that an outer one decides an opt-in permission), and a `fieldmask`
+// tag on an embedded field, which applies to every field it promotes. A type's
+// own policy, applied after this, decides last. Hidden is never undone.
+func (c *Codec) inheritPolicy(t reflect.Type, f *fieldInfo) error {
+	type step struct {
+		t   reflect.Type
+		tag string
+	}
+	var path []step
+	cur := t
+	for _, idx := range f.index[:len(f.index)-1] {
+		sf := cur.Field(idx)
+		cur = sf.Type
+		if cur.Kind() == reflect.Pointer {
+			cur = cur.Elem()
+		}
+		path = append(path, step{cur, sf.Tag.Get("fieldmask")})
+	}
+	hidden := f.hidden
+	for _, st := range slices.Backward(path) {
+		if pol, ok := c.policies[st.t]; ok {
+			hidden = hidden || slices.Contains(pol.Hidden, f.name)
+			if perm, ok := pol.OptIn[f.name]; ok {
+				f.optIn, f.perm = true, perm
+			}
+		}
+		switch tag := st.tag; {
+		case tag == "":
+		case tag == "hidden":
+			hidden = true
+		case tag == "optin":
+			f.optIn, f.perm = true, ""
+		case strings.HasPrefix(tag, "optin="):
+			f.optIn, f.perm = true, strings.TrimPrefix(tag, "optin=")
+		default:
+			return fmt.Errorf("fieldmask: %v embedded %v: unknown fieldmask tag %q", t, st.t, tag)
+		}
+	}
+	f.hidden = hidden
+	return nil
 }
 
 // rootInfo returns the struct info a mask on values of type t applies to (through

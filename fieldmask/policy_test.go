@@ -203,6 +203,114 @@ func TestPolicyEmbedded(t *testing.T) {
 	require.Error(t, err)
 }
 
+// Types for TestPolicyEmbeddedOptions: policies from Options.Policies on
+// embedded types, and fieldmask tags on embedded fields.
+type peCreds struct {
+	Login    string `json:"login"`
+	Password string `json:"password"`
+	Phone    string `json:"phone"`
+}
+
+type peInner struct {
+	peCreds
+	Note string `json:"note"`
+}
+
+type peValue struct {
+	peCreds
+	Name string `json:"name"`
+}
+
+type pePointer struct {
+	*peCreds
+	Name string `json:"name"`
+}
+
+type peTwoLevels struct {
+	peInner
+	Name string `json:"name"`
+}
+
+type peTagged struct {
+	peCreds `fieldmask:"hidden"`
+	Name    string `json:"name"`
+}
+
+type peOptInTag struct {
+	*peCreds `fieldmask:"optin=staff"`
+	Name     string `json:"name"`
+}
+
+// A policy from Options.Policies, or a fieldmask tag on an embedded field,
+// follows the fields the embedding promotes: by value, by pointer, through two
+// levels, in slices, for every mask and with every permission.
+func TestPolicyEmbeddedOptions(t *testing.T) {
+	t.Parallel()
+	c, err := New(&Options{Policies: map[reflect.Type]Policy{
+		reflect.TypeFor[peCreds](): {Hidden: []string{"password"}, OptIn: map[string]string{"phone": "pii"}},
+	}})
+	require.NoError(t, err)
+	creds := peCreds{Login: "LOGIN", Password: "PASSWORD", Phone: "PHONE"}
+	everything := &ValidateOptions{Allow: func(string) bool { return true }}
+	values := []any{
+		&peValue{creds, "n"}, &pePointer{&creds, "n"}, &peTwoLevels{peInner{creds, "x"}, "n"},
+		[]peValue{{creds, "n"}}, map[string]pePointer{"k": {&creds, "n"}},
+	}
+	for _, v := range values {
+		for _, in := range []string{"*", "password", "login,password", "*,password,phone", "phone"} {
+			b, err := c.Marshal(v, MustParse(in))
+			require.NoError(t, err)
+			assert.NotContains(t, string(b), "PASSWORD", "mask %q on %T", in, v)
+			assert.NotContains(t, string(b), "PHONE", "unvalidated mask %q on %T", in, v)
+		}
+		b, err := c.Marshal(v, All())
+		require.NoError(t, err)
+		assert.Contains(t, string(b), "LOGIN", "%T", v)
+
+		_, err = c.Validate(reflect.TypeOf(v), MustParse("password"), everything)
+		require.Error(t, err, "%T", v)
+		_, err = c.Validate(reflect.TypeOf(v), MustParse("phone"), nil)
+		require.Error(t, err, "%T: phone needs pii", v)
+		m, err := c.Validate(reflect.TypeOf(v), MustParse("login,phone"), everything)
+		require.NoError(t, err, "%T", v)
+		b, err = c.Marshal(v, m)
+		require.NoError(t, err)
+		assert.Contains(t, string(b), "PHONE", "%T: pii granted", v)
+		assert.NotContains(t, string(b), "PASSWORD", "%T", v)
+	}
+
+	// A tag on the embedded field applies to every field it promotes.
+	hidden := &peTagged{creds, "n"}
+	for _, in := range []string{"*", "login", "login,password,phone"} {
+		b, err := c.Marshal(hidden, MustParse(in))
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), "LOGIN", in)
+	}
+	b, err := c.Marshal(hidden, All())
+	require.NoError(t, err)
+	assert.Equal(t, `{"name":"n"}`, string(b))
+	_, err = Validate[peTagged](c, MustParse("login"), everything)
+	require.Error(t, err)
+
+	staff := &peOptInTag{&creds, "n"}
+	b, err = c.Marshal(staff, All())
+	require.NoError(t, err)
+	assert.Equal(t, `{"name":"n"}`, string(b))
+	_, err = Validate[peOptInTag](c, MustParse("login"), nil)
+	require.Error(t, err)
+	m, err := Validate[peOptInTag](c, MustParse("login,password"), &ValidateOptions{Lenient: true, Allow: func(p string) bool { return p == "staff" }})
+	require.NoError(t, err)
+	b, err = c.Marshal(staff, m)
+	require.NoError(t, err)
+	assert.Equal(t, `{"login":"LOGIN"}`, string(b))
+
+	type badEmbedded struct {
+		peCreds `fieldmask:"secret"`
+	}
+	_, err = Validate[badEmbedded](c, All(), nil)
+	require.Error(t, err)
+}
+
 // Many goroutines share one Codec with tiny caches: parse, validate with and
 // without permissions, encode. Run under -race.
 func TestCodecConcurrent(t *testing.T) {
