@@ -41,7 +41,8 @@
 // A document is a JSON object with an optional integer "version" and the
 // "flags" object, from flag key to definition. Validation is strict:
 // unknown fields, duplicate keys, references to missing variants or flags,
-// prerequisite cycles, percentages with more than two decimals, nesting
+// prerequisite cycles or chains too long to evaluate quickly, percentages
+// with more than two decimals, nesting
 // deeper than 64 levels and documents over [MaxDocumentSize] are all
 // problems. A complete example:
 //
@@ -117,7 +118,10 @@
 //   - "prerequisites": a list of {"flag": key} or {"flag": key, "variants":
 //     [names]}: each named flag, evaluated for the same subject, must serve
 //     one of the variants, or — without "variants" — be on and, for a bool
-//     flag, true. Cycles are rejected.
+//     flag, true. Cycles are rejected, and so is a flag whose evaluation
+//     would evaluate more than 64 flags (itself and its prerequisites,
+//     recursively, each counted as often as it is reached), so that no
+//     document can make evaluation slow.
 //   - "salt", "bucketBy", "bucketGroup": see Bucketing.
 //   - "description": free text.
 //

@@ -312,39 +312,61 @@ func (p *parser) document(root any) *Document {
 			}
 		}
 	}
-	p.cycles(d)
+	p.prereqGraph(d)
 	return d
 }
 
-func (p *parser) cycles(d *Document) {
+// maxPrereqEvals bounds the flag evaluations one evaluation can need: the
+// flag itself plus its prerequisites, recursively, each counted as often as
+// it is reached. Evaluation does not memoize, so without the bound a chain
+// or a lattice of shared prerequisites ("diamonds") could make it take
+// exponential time; such documents are rejected instead.
+const maxPrereqEvals = 64
+
+// prereqGraph rejects flags whose prerequisites form or reach a cycle, and
+// flags whose evaluation would need more than maxPrereqEvals evaluations.
+// It visits each flag once.
+func (p *parser) prereqGraph(d *Document) {
 	const (
 		unvisited = iota
 		visiting
 		done
 	)
-	state := make([]uint8, len(d.list))
+	n := len(d.list)
+	state := make([]uint8, n)
+	cyclic := make([]bool, n) // reaches a cycle
+	cost := make([]int, n)    // evaluations needed, saturated at maxPrereqEvals+1
 	var visit func(i int) bool
 	visit = func(i int) bool {
 		switch state[i] {
 		case visiting:
 			return true
 		case done:
-			return false
+			return cyclic[i]
 		}
 		state[i] = visiting
+		c := 1
 		for _, pr := range d.list[i].prereqs {
-			if pr.idx >= 0 && visit(pr.idx) {
-				state[i] = done
-				return true
+			if pr.idx < 0 {
+				continue
 			}
+			if visit(pr.idx) {
+				cyclic[i] = true
+			}
+			c = min(c+cost[pr.idx], maxPrereqEvals+1)
 		}
+		cost[i] = c
 		state[i] = done
-		return false
+		return cyclic[i]
 	}
 	for i, f := range d.list {
-		clear(state)
-		if visit(i) {
-			p.add(field(member("$.flags", f.key), "prerequisites"), "prerequisites form a cycle")
+		visit(i)
+		path := field(member("$.flags", f.key), "prerequisites")
+		switch {
+		case cyclic[i]:
+			p.add(path, "prerequisites form a cycle")
+		case cost[i] > maxPrereqEvals:
+			p.add(path, "evaluating the flag would evaluate more than %d flags (prerequisites count each time they are reached)", maxPrereqEvals)
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package flags
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -219,4 +221,115 @@ func TestPackageDocExample(t *testing.T) {
 	want, err := os.ReadFile("testdata/example.json")
 	require.NoError(t, err)
 	assert.JSONEq(t, string(want), b.String())
+}
+
+// chainDoc returns a document of n bool flags f0 … f(n-1), each (but the
+// last) with the next as prerequisite, all on by default.
+func chainDoc(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"flags": {`)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"f%d": {"type": "bool", "default": "true"`, i)
+		if i+1 < n {
+			fmt.Fprintf(&b, `, "prerequisites": [{"flag": "f%d"}]`, i+1)
+		}
+		b.WriteString("}")
+	}
+	b.WriteString("}}")
+	return b.String()
+}
+
+// Evaluation does not memoize prerequisites: documents whose evaluation
+// would be long (deep chains) or exponential (shared prerequisites, layer
+// after layer) are rejected, whatever the subject.
+func TestPrerequisiteBounds(t *testing.T) {
+	problems := func(t *testing.T, doc string) []string {
+		t.Helper()
+		_, err := Parse([]byte(doc))
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve)
+		var got []string
+		for _, p := range ve.Problems {
+			got = append(got, p.String())
+		}
+		return got
+	}
+
+	t.Run("a chain of the maximum length is accepted and evaluates", func(t *testing.T) {
+		d := mustParse(t, chainDoc(maxPrereqEvals))
+		c, err := New(context.Background(), Static(d), nil)
+		require.NoError(t, err)
+		defer c.Close()
+		v, det := c.BoolDetail(context.Background(), "f0", Subject{Key: "u"}, false)
+		assert.True(t, v)
+		assert.Equal(t, ReasonDefault, det.Reason)
+
+		// The last flag of the chain, off, fails every flag before it.
+		last := fmt.Sprintf(`"f%d": {"type": "bool", "default": "true"`, maxPrereqEvals-1)
+		off := strings.Replace(chainDoc(maxPrereqEvals), last, last+`, "on": false`, 1)
+		require.NotEqual(t, chainDoc(maxPrereqEvals), off)
+		c2, err := New(context.Background(), Static(mustParse(t, off)), nil)
+		require.NoError(t, err)
+		defer c2.Close()
+		v, det = c2.BoolDetail(context.Background(), "f0", Subject{Key: "u"}, true)
+		assert.False(t, v)
+		assert.Equal(t, ReasonPrerequisiteFailed, det.Reason)
+	})
+	t.Run("one flag more is rejected", func(t *testing.T) {
+		got := problems(t, chainDoc(maxPrereqEvals+1))
+		require.Len(t, got, 1, "only f0 needs more than the bound")
+		assert.Equal(t, fmt.Sprintf("$.flags.f0.prerequisites: evaluating the flag would evaluate more than %d flags (prerequisites count each time they are reached)", maxPrereqEvals), got[0])
+	})
+	t.Run("shared prerequisites are counted each time they are reached", func(t *testing.T) {
+		// 40 layers of two flags, each needing both flags of the next layer:
+		// 2^40 evaluations for a flag of the first layer without the bound.
+		var b strings.Builder
+		b.WriteString(`{"flags": {`)
+		const layers = 40
+		for l := range layers {
+			for k := range 2 {
+				if l+k > 0 {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, `"l%02d%c": {"type": "bool", "default": "true"`, l, 'a'+k)
+				if l+1 < layers {
+					fmt.Fprintf(&b, `, "prerequisites": [{"flag": "l%02da"}, {"flag": "l%02db"}]`, l+1, l+1)
+				}
+				b.WriteString("}")
+			}
+		}
+		b.WriteString("}}")
+		got := problems(t, b.String())
+		// Layer l needs 2^(layers-l)-1 evaluations: layers 0 … 33 exceed 64.
+		assert.Len(t, got, 2*(layers-6))
+		assert.Contains(t, got[0], "$.flags.l00a.prerequisites: evaluating the flag would evaluate more than 64 flags")
+	})
+	t.Run("a flag that reaches a cycle is rejected", func(t *testing.T) {
+		got := problems(t, `{"flags": {"x": {"type": "bool", "prerequisites": [{"flag": "a"}]},
+			"a": {"type": "bool", "prerequisites": [{"flag": "b"}]}, "b": {"type": "bool", "prerequisites": [{"flag": "a"}]}}}`)
+		assert.ElementsMatch(t, []string{
+			"$.flags.a.prerequisites: prerequisites form a cycle",
+			"$.flags.b.prerequisites: prerequisites form a cycle",
+			"$.flags.x.prerequisites: prerequisites form a cycle",
+		}, got)
+	})
+	t.Run("many short chains are accepted", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString(`{"flags": {`)
+		for i := range 20000 {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			if i%2 == 0 {
+				fmt.Fprintf(&b, `"f%d": {"type": "bool", "prerequisites": [{"flag": "f%d"}]}`, i, i+1)
+			} else {
+				fmt.Fprintf(&b, `"f%d": {"type": "bool"}`, i)
+			}
+		}
+		b.WriteString("}}")
+		mustParse(t, b.String())
+	})
 }
