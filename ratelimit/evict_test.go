@@ -121,12 +121,13 @@ func TestHardCap(t *testing.T) {
 
 // TestFloodHeapBounded sends STOUT_FLOOD_KEYS distinct keys (default 200k;
 // the README quotes a 10M run) through a Memory with MaxKeys 64k and checks
-// the live heap stays under 64 B per allowed bucket plus a fixed slack.
+// the live heap stays under 64 B per allowed bucket plus a fixed slack
+// (the heap figure without -race only; the bucket bound always).
 func TestFloodHeapBounded(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector changes heap sizes; run without -race")
-	}
 	keys := 200_000
+	if raceEnabled {
+		keys = 120_000 // still more than MaxKeys in flight
+	}
 	if s := os.Getenv("STOUT_FLOOD_KEYS"); s != "" {
 		var err error
 		keys, err = strconv.Atoi(s)
@@ -153,7 +154,9 @@ func TestFloodHeapBounded(t *testing.T) {
 	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	t.Logf("%d keys: %d buckets held, heap +%d KiB (%.1f B per bucket of MaxKeys)", keys, m.Len(), heap>>10, float64(heap)/maxKeys)
 	assert.LessOrEqual(t, m.Len(), maxKeys)
-	assert.Less(t, heap, int64(maxKeys*64+1<<20))
+	if !raceEnabled { // the race detector changes heap sizes
+		assert.Less(t, heap, int64(maxKeys*64+1<<20))
+	}
 	runtime.KeepAlive(m)
 }
 

@@ -45,9 +45,9 @@ func Example_tiers() {
 		Now:      clk.Now,
 	})
 	mux := http.NewServeMux()
-	mux.HandleFunc("/search", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "results") })
-	mux.HandleFunc("/items", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "items") })
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("/search", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "results") })
+	mux.HandleFunc("/items", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "items") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
 	h := ratelimit.Middleware(lim, ratelimit.KeyByHeader("X-API-Key"), &ratelimit.MiddlewareOptions{
 		Cost: func(r *http.Request) int {
 			if r.URL.Path == "/search" {

@@ -511,7 +511,7 @@ func TestShadow(t *testing.T) {
 func TestErrors(t *testing.T) {
 	assert.ErrorIs(t, ErrWouldExceedDeadline, context.DeadlineExceeded)
 	assert.NotErrorIs(t, ErrWouldExceedDeadline, context.Canceled)
-	var e error = fmt.Errorf("x: %w", ErrWouldExceedDeadline)
+	e := fmt.Errorf("x: %w", ErrWouldExceedDeadline)
 	assert.True(t, errors.Is(e, ErrWouldExceedDeadline))
 	assert.Equal(t, "fail-closed", FailClosed.String())
 	assert.Equal(t, 60*time.Second, PerMinute(60).Window())

@@ -17,6 +17,12 @@ import "github.com/redis/go-redis/v9"
 // where act is the delay before a reservation may act; now and newTAT are 0
 // for a plain decision (maxWait < 0).
 var decideScript = redis.NewScript(`
+-- fdiv is exact floor division of integers held in doubles.
+local function fdiv(a, b)
+  local q = math.floor(a / b)
+  if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
+  return q
+end
 if redis.replicate_commands then redis.replicate_commands() end
 local n = tonumber(ARGV[1])
 local wait = tonumber(ARGV[2])
@@ -52,10 +58,7 @@ for i = 1, m do
   end
   local free = tau - (x - now)
   local rem = 0
-  if free > 0 then
-    rem = math.floor(free / T)
-    if rem * T > free then rem = rem - 1 elseif (rem + 1) * T <= free then rem = rem + 1 end
-  end
+  if free > 0 then rem = fdiv(free, T) end
   local j = 5 * i - 1
   out[j], out[j + 1], out[j + 2], out[j + 3], out[j + 4] = ok, rem, retry, x - now, nt
 end
@@ -76,10 +79,7 @@ elseif n > 0 then
       local base = out[j + 4] - n * T
       local free = tau - (base - now)
       local rem = 0
-      if free > 0 then
-        rem = math.floor(free / T)
-        if rem * T > free then rem = rem - 1 elseif (rem + 1) * T <= free then rem = rem + 1 end
-      end
+      if free > 0 then rem = fdiv(free, T) end
       out[j + 1], out[j + 3], out[j + 4] = rem, base - now, 0
     end
   end
@@ -99,7 +99,7 @@ return out
 // KEYS: the reservation's keys.
 // ARGV[1] the time (µs) the reservation acts at; nothing is refunded after it
 // ARGV[2] the time in µs to use instead of TIME (tests only), or ""
-// ARGV[1+2i], ARGV[2+2i]: the TAT the reservation set and its cost n·T
+// ARGV[1+2i], ARGV[2+2i]: the TAT the reservation set and its cost n·T.
 var refundScript = redis.NewScript(`
 local function fdiv(a, b)
   local q = math.floor(a / b)
