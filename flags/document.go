@@ -144,7 +144,8 @@ func (p *parser) add(path, format string, args ...any) {
 func member(path, key string) string {
 	ident := key != ""
 	for i, c := range key {
-		if !(c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+		letter := c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
 			ident = false
 			break
 		}

@@ -373,7 +373,9 @@ func (c *ccond) member(v any) (found, known bool) {
 }
 
 // toNumber converts Go numbers and json.Number to float64. Strings are not
-// numbers: a string attribute never matches a numeric operator.
+// numbers: a string attribute never matches a numeric operator. NaN is not
+// a number either, so that it is neither equal to nor different from
+// anything.
 func toNumber(v any) (float64, bool) {
 	switch x := v.(type) {
 	case int:
@@ -397,7 +399,7 @@ func toNumber(v any) (float64, bool) {
 	case uint64:
 		return float64(x), true
 	case float32:
-		return float64(x), true
+		return float64(x), !math.IsNaN(float64(x))
 	case float64:
 		return x, !math.IsNaN(x)
 	case json.Number:

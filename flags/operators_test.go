@@ -3,6 +3,7 @@ package flags
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -38,6 +39,11 @@ func TestOperators(t *testing.T) {
 		{`{"attr": "a", "op": "in", "values": ["admin", "beta"]}`, []check{{[]string{"user", "beta"}, true}, {[]string{"user"}, false}, {[]string{}, false}, {[]string(nil), false}, {[]any{"beta"}, false}}},
 		{`{"attr": "a", "op": "notIn", "values": ["banned"]}`, []check{{[]string{"user", "beta"}, true}, {[]string{"banned", "x"}, false}, {[]string{}, true}}},
 		{`{"attr": "a", "op": "eq", "value": 1}`, []check{{[]string{"1"}, false}}},
+		// NaN is no number: it is neither equal nor different, nor ordered.
+		{`{"attr": "a", "op": "ne", "value": 3}`, []check{{4, true}, {3, false}, {math.NaN(), false}, {float32(math.NaN()), false}, {json.Number("NaN"), false}}},
+		{`{"attr": "a", "op": "notIn", "values": [3]}`, []check{{math.NaN(), false}, {float32(math.NaN()), false}, {math.Inf(1), true}}},
+		{`{"attr": "a", "op": "ge", "value": 0}`, []check{{math.NaN(), false}, {float32(math.NaN()), false}, {math.Inf(1), true}, {math.Inf(-1), false}, {json.Number("1e999"), false}}},
+		{`{"attr": "a", "op": "lt", "value": 0}`, []check{{math.NaN(), false}, {float32(math.NaN()), false}, {math.Inf(-1), true}}},
 		{`{"attr": "a", "op": "prefix", "values": ["ab", "x"]}`, []check{{"abc", true}, {"xyz", true}, {"cab", false}, {"", false}, {12, false}}},
 		{`{"attr": "a", "op": "suffix", "value": "@example.com"}`, []check{{"ann@example.com", true}, {"ann@example.co", false}, {true, false}}},
 		{`{"attr": "a", "op": "contains", "value": "beta"}`, []check{{"x-beta-y", true}, {"alpha", false}, {[]string{"beta"}, false}}},
@@ -47,6 +53,9 @@ func TestOperators(t *testing.T) {
 		{`{"attr": "a", "op": "ge", "value": 1.5}`, []check{{1.5, true}, {2, true}, {1, false}, {"2", false}}},
 		{`{"attr": "a", "op": "semverEq", "value": "1.2.0"}`, []check{{"1.2.0", true}, {"v1.2.0", true}, {"1.2", true}, {"1.2.0+build.5", true}, {"1.2.0-rc.1", false}, {"1.2.1", false}, {"not-a-version", false}, {120, false}, {missing, false}}},
 		{`{"attr": "a", "op": "semverLt", "value": "2.0.0-rc.2"}`, []check{{"1.9.9", true}, {"2.0.0-rc.1", true}, {"2.0.0-beta", true}, {"2.0.0-rc.2", false}, {"2.0.0-rc.10", false}, {"2.0.0", false}, {"2.0.0-rc.2.1", false}, {"01.0.0", false}}},
+		// Malformed versions never match, whatever the operator.
+		{`{"attr": "a", "op": "semverGe", "value": "1.0.0"}`, []check{{"1.02.0", false}, {"1.2.3.4", false}, {"v", false}, {" 1.2.0", false}, {"1.2.0 ", false}, {"2.0.0-rc.01", false}, {"2.0.0-rc..1", false}, {"2.0.0+", false}, {"1..0", false}, {"1.0.", false}, {"vv1.0.0", false}, {"2.0.0-rc.0", true}, {"V2.0.0", false}, {"99999999999999999999.0.0", false}}},
+		{`{"attr": "a", "op": "semverLt", "value": "1.0.0"}`, []check{{"1.02.0", false}, {"2.0.0-rc.01", false}, {"1.0.0-0", true}, {"0.0.0", true}}},
 		{`{"attr": "a", "op": "semverLe", "value": "2.0.0"}`, []check{{"2.0.0", true}, {"2.0.0-alpha", true}, {"2.0.1", false}}},
 		{`{"attr": "a", "op": "semverGt", "value": "1.0.0-alpha"}`, []check{{"1.0.0-alpha.1", true}, {"1.0.0-alpha.beta", true}, {"1.0.0-1", false}, {"1.0.0", true}, {"0.9.0", false}}},
 		{`{"attr": "a", "op": "semverGe", "value": "2.4.0"}`, []check{{"2.4.0", true}, {"10.0.0", true}, {"2.10.0", true}, {"2.3.99", false}, {"2.4.0-rc.1", false}, {"", false}, {"2.4.0-", false}}},
