@@ -42,13 +42,21 @@ func newRedisCache(t *testing.T, client RedisClient, prefix string, o Options) *
 		ro = *o.Redis
 	}
 	ro.Client = client
+	if ro.Budget == 0 {
+		// Generous, so that a slow moment of a loaded test machine does not fail a
+		// call open to the loader; outage tests set their own.
+		ro.Budget = 5 * time.Second
+	}
 	if ro.Prefix == "" {
 		ro.Prefix = prefix + "stout"
 	}
 	o.Redis = &ro
 	c := newTest[string](t, o)
 	r := c.l2.(*redisLevel)
-	require.Eventually(t, func() bool { return r.s.Stats().Version != 0 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool {
+		_, err := r.s.Version(context.Background())
+		return err == nil
+	}, 20*time.Second, 10*time.Millisecond)
 	waitListeners(t, client, r.s.Channel())
 	return c
 }
@@ -77,7 +85,7 @@ func waitListeners(t *testing.T, client RedisClient, channel string) {
 		}
 		return total.Load()
 	}
-	require.Eventually(t, func() bool { return count() > 0 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return count() > 0 }, 20*time.Second, time.Millisecond)
 }
 
 // heard waits until c has heard n invalidations from other instances.
@@ -96,6 +104,17 @@ func waitFilled(t *testing.T, c *Cache[string], key string) {
 		raw, err := r.client.Get(context.Background(), r.s.DataKey(st.Version, key)).Bytes()
 		return err == nil && len(raw) > 1 && raw[1] != 'L'
 	}, 10*time.Second, time.Millisecond)
+}
+
+// waitClosed waits for ch to be closed, failing the test after a while instead of
+// hanging.
+func waitClosed(t *testing.T, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(20 * time.Second):
+		t.Fatal("timed out")
+	}
 }
 
 // source is a source of truth whose value changes.
@@ -168,6 +187,8 @@ func TestRedisAcrossInstances(t *testing.T) {
 					b := newRedisCache(t, newClient(), ns, Options{})
 					entered := make(chan struct{})
 					release := make(chan struct{})
+					var released sync.Once
+					t.Cleanup(func() { released.Do(func() { close(release) }) }) // before the caches' Close
 					var current atomic.Value
 					current.Store("old")
 					slow := func(ctx context.Context, key string) (string, error) {
@@ -176,13 +197,13 @@ func TestRedisAcrossInstances(t *testing.T) {
 						<-release
 						return v, nil
 					}
-					done := make(chan string)
+					done := make(chan string, 1)
 					go func() {
 						v, err := a.Get(ctx, "k", slow)
 						assert.NoError(t, err)
 						done <- v
 					}()
-					<-entered // A missed (L1 and L2), holds the lease and has read "old"
+					waitClosed(t, entered) // A missed (L1 and L2), holds the lease and has read "old"
 
 					current.Store("new")
 					switch change {
@@ -194,7 +215,7 @@ func TestRedisAcrossInstances(t *testing.T) {
 						require.NoError(t, b.InvalidateAll(ctx))
 					}
 					heard(t, a, 1)
-					close(release)
+					released.Do(func() { close(release) })
 					assert.Equal(t, "old", <-done, "A's caller asked before the change")
 
 					fresh := func(ctx context.Context, key string) (string, error) { return current.Load().(string), nil }
@@ -215,6 +236,8 @@ func TestRedisAcrossInstances(t *testing.T) {
 			a := newRedisCache(t, newClient(), ns, Options{})
 			b := newRedisCache(t, newClient(), ns, Options{})
 			release := make(chan struct{})
+			var released sync.Once
+			t.Cleanup(func() { released.Do(func() { close(release) }) })
 			entered := make(chan struct{})
 			var current atomic.Value
 			current.Store("old")
@@ -226,10 +249,10 @@ func TestRedisAcrossInstances(t *testing.T) {
 					return v, nil
 				})
 			}()
-			<-entered
+			waitClosed(t, entered)
 			current.Store("new")
 			require.NoError(t, b.Invalidate(ctx, "k"))
-			close(release)
+			released.Do(func() { close(release) })
 			// Whichever way A ended (write rejected, or lease released after the
 			// message detached its flight), Redis does not hold "old".
 			require.Eventually(t, func() bool {
@@ -253,6 +276,9 @@ func TestRedisAcrossInstances(t *testing.T) {
 			}
 			var loads atomic.Int64
 			gate := make(chan struct{})
+			var opened sync.Once
+			open := func() { opened.Do(func() { close(gate) }) }
+			t.Cleanup(open) // runs before the caches' Close, which waits for the loader
 			load := func(ctx context.Context, key string) (string, error) {
 				loads.Add(1)
 				<-gate
@@ -279,7 +305,7 @@ func TestRedisAcrossInstances(t *testing.T) {
 				}
 				return misses == instances*goroutines && waits == instances-1
 			}, 20*time.Second, time.Millisecond)
-			close(gate)
+			open()
 			wg.Wait()
 			assert.Equal(t, int64(1), loads.Load(), "one load in total")
 			var waitHits uint64

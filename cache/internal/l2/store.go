@@ -226,22 +226,36 @@ func (s *Store) parseVersion(get *redis.StringCmd) (uint64, error) {
 	return v, nil
 }
 
-// refresher re-reads the version when kicked.
+// refresher re-reads the version when kicked, and retries with backoff while
+// the read fails (so that a version unknown at start is learnt without waiting
+// for a caller).
 func (s *Store) refresher() {
 	defer s.wg.Done()
+	var retry <-chan time.Time
+	backoff := 50 * time.Millisecond
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.kick:
+		case <-retry:
 		}
-		if !s.br.Allow() {
+		retry = nil
+		var err error
+		if s.br.Allow() {
+			ctx, cancel := context.WithTimeout(s.ctx, s.o.Budget)
+			_, err = s.fetchVersion(ctx)
+			cancel()
+			s.observe(s.ctx, err)
+		} else {
+			err = ErrUnavailable
+		}
+		if err == nil {
+			backoff = 50 * time.Millisecond
 			continue
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, s.o.Budget)
-		_, err := s.fetchVersion(ctx)
-		cancel()
-		s.observe(s.ctx, err)
+		retry = time.After(backoff)
+		backoff = min(2*backoff, 2*time.Second)
 	}
 }
 

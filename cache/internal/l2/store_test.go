@@ -32,6 +32,9 @@ func newStore(t *testing.T, c Client, prefix string, o Options) *Store {
 	if o.Now == nil {
 		o.Now = newFakeClock().Now
 	}
+	if o.Budget == 0 {
+		o.Budget = 5 * time.Second // a loaded test machine must not fail calls; outage tests set their own
+	}
 	s, err := New(o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
@@ -42,7 +45,10 @@ func newStore(t *testing.T, c Client, prefix string, o Options) *Store {
 // later Gets are one round trip and invalidations are heard.
 func ready(t *testing.T, s *Store) {
 	t.Helper()
-	require.Eventually(t, func() bool { return s.Stats().Version != 0 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool {
+		_, err := s.Version(context.Background())
+		return err == nil
+	}, 20*time.Second, 10*time.Millisecond)
 	waitSubscribed(t, s, 1)
 }
 
@@ -72,7 +78,7 @@ func waitSubscribed(t *testing.T, s *Store, n int64) {
 		}
 		return total.Load()
 	}
-	require.Eventually(t, func() bool { return count() >= n }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return count() >= n }, 20*time.Second, time.Millisecond)
 }
 
 func entry(payload string) Entry {
