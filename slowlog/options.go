@@ -134,6 +134,7 @@ type Options struct {
 	// Thresholds, if set, is asked once per op, when [Recorder.Op] first
 	// creates it; a non-nil result (for example a *[Var] for thresholds that
 	// change at run time, or a fixed [Thresholds]) replaces the defaults above.
+	// A nil *Var or nil ThresholdsFunc counts as nil.
 	Thresholds func(op string) Thresholder
 
 	// Logger receives slow-call lines. Default: discard.

@@ -98,7 +98,7 @@ func (r *Recorder) Op(name string) *Op {
 	}
 	var thr Thresholder = r.cfg.def
 	if r.cfg.perOp != nil {
-		if t := r.cfg.perOp(name); t != nil {
+		if t := r.cfg.perOp(name); !isNil(t) {
 			thr = t
 		}
 	}
@@ -106,6 +106,20 @@ func (r *Recorder) Op(name string) *Op {
 	r.list = append(r.list[:len(r.list):len(r.list)], o)
 	r.ops.Store(name, o)
 	return o
+}
+
+// isNil reports whether t is nil or holds a nil *Var or ThresholdsFunc (as
+// a lookup in a map[string]*Var returns for a missing name).
+func isNil(t Thresholder) bool {
+	switch t := t.(type) {
+	case nil:
+		return true
+	case *Var:
+		return t == nil
+	case ThresholdsFunc:
+		return t == nil
+	}
+	return false
 }
 
 // opList returns the ops created so far (the slice must not be modified).

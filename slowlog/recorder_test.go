@@ -559,3 +559,27 @@ func TestAdaptiveThresholdSaturates(t *testing.T) {
 	op.Observe(context.Background(), time.Hour, nil)
 	assert.Len(t, cp.lines("slow operation"), n, "k × p99 past the largest duration means nothing is slow")
 }
+
+func TestNilThresholderMeansDefaults(t *testing.T) {
+	t.Parallel()
+	vars := map[string]*Var{"tuned": NewVar(Thresholds{Hard: time.Millisecond})}
+	funcs := map[string]ThresholdsFunc{}
+	r, _, cp := newTestRecorder(t, Options{Threshold: 100 * time.Millisecond, Thresholds: func(op string) Thresholder {
+		if op == "func" {
+			return funcs[op] // a nil ThresholdsFunc
+		}
+		return vars[op] // a nil *Var for every name but "tuned"
+	}})
+	for _, name := range []string{"other", "func"} {
+		op := r.Op(name)
+		op.Observe(context.Background(), 50*time.Millisecond, nil)
+		op.Start(context.Background()).End(nil)
+		assert.Empty(t, cp.lines("slow operation"), name)
+	}
+	r.Op("other").Observe(context.Background(), 150*time.Millisecond, nil)
+	r.Op("func").Observe(context.Background(), 150*time.Millisecond, nil)
+	assert.Len(t, cp.lines("slow operation"), 2, "the default threshold applies")
+	r.Op("tuned").Observe(context.Background(), 2*time.Millisecond, nil)
+	assert.Len(t, cp.lines("slow operation"), 3)
+	r.tick()
+}
