@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -145,24 +146,38 @@ func TestRaisingPercentOnlyAddsSubjects(t *testing.T) {
 	ctx := context.Background()
 	percents := []string{"0", "0.01", "0.5", "1", "5", "12.5", "33.33", "50", "99.99", "100"}
 	prev := make([]bool, len(keys))
+	buckets := make([]int, len(keys))
+	for i, k := range keys {
+		buckets[i] = Bucket("s1", k)
+	}
 	for _, p := range percents {
 		c := newStatic(t, `{"flags": {"f": {"type": "bool", "salt": "s1", "rollout": {"variant": "true", "percent": `+p+`}}}}`, nil)
+		var pf float64
+		_, err := fmt.Sscan(p, &pf)
+		require.NoError(t, err)
+		bp := int(math.Round(pf * 100))
 		n := 0
 		for i, k := range keys {
 			in := c.Bool(ctx, "f", Subject{Key: k}, false)
 			if prev[i] {
 				require.True(t, in, "subject %s left the rollout when it was raised to %s%%", k, p)
 			}
+			// The contract, exactly: inside iff bucket < percent×100, so 0%
+			// holds nobody, 100% everybody, 0.01% exactly bucket 0.
+			require.Equal(t, buckets[i] < bp, in, "subject %s (bucket %d) at %s%%", k, buckets[i], p)
 			if in {
 				n++
 			}
 			prev[i] = in
 		}
-		var pf float64
-		_, err := fmt.Sscan(p, &pf)
-		require.NoError(t, err)
 		// Binomial standard deviation at 100k subjects is ≤ 158; allow 5σ.
 		assert.InDelta(t, pf/100*propertyKeys, n, 800, "percent %s", p)
+		switch bp {
+		case 0:
+			assert.Zero(t, n)
+		case Buckets:
+			assert.Equal(t, propertyKeys, n)
+		}
 	}
 }
 

@@ -303,3 +303,68 @@ func TestSubjectsWithoutBucketingValue(t *testing.T) {
 	}
 	assert.True(t, in == 0 || in == 100, "every subject of one org gets the same answer")
 }
+
+// TestProgressiveBoundaries pins the percentage of a progressive rollout at
+// and around its start and end, rising and falling.
+func TestProgressiveBoundaries(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	t1 := t0 + int64(100*time.Hour)
+	rising := &cprog{start: t0, end: t1, from: 100, to: 10000}
+	falling := &cprog{start: t0, end: t1, from: 10000, to: 100}
+	for _, tc := range []struct {
+		name       string
+		now        int64
+		rise, fall uint32
+	}{
+		{"long before start", t0 - int64(time.Hour)*24*365, 100, 10000},
+		{"just before start", t0 - 1, 100, 10000},
+		{"at start", t0, 100, 10000},
+		{"just after start", t0 + 1, 100, 9999},
+		{"one hundredth in", t0 + int64(time.Hour), 199, 9901},
+		{"half-way", t0 + int64(50*time.Hour), 5050, 5050},
+		{"just before end", t1 - 1, 9999, 100},
+		{"at end", t1, 10000, 100},
+		{"after end", t1 + 1, 10000, 100},
+		{"long after end", t1 + int64(time.Hour)*24*365*100, 10000, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.rise, rising.at(tc.now))
+			assert.Equal(t, tc.fall, falling.at(tc.now))
+		})
+	}
+	t.Run("monotone and within bounds", func(t *testing.T) {
+		prevR, prevF := rising.at(t0), falling.at(t0)
+		for now := t0; now <= t1; now += int64(time.Hour) / 7 {
+			r, f := rising.at(now), falling.at(now)
+			require.GreaterOrEqual(t, r, prevR)
+			require.LessOrEqual(t, f, prevF)
+			require.True(t, r >= 100 && r <= 10000 && f >= 100 && f <= 10000, "%d %d", r, f)
+			prevR, prevF = r, f
+		}
+	})
+	t.Run("end not after start is rejected", func(t *testing.T) {
+		for _, end := range []string{"2026-01-01T00:00:00Z", "2025-12-31T23:59:59Z"} {
+			_, err := Parse([]byte(`{"flags": {"f": {"type": "bool", "rollout": {"variant": "true", "progressive": {"start": "2026-01-01T00:00:00Z", "end": "` + end + `", "from": 0, "to": 100}}}}}`))
+			var ve *ValidationError
+			require.ErrorAs(t, err, &ve, end)
+			assert.Equal(t, []Problem{{Path: "$.flags.f.rollout.progressive.end", Message: "must be after start"}}, ve.Problems)
+		}
+	})
+	t.Run("through a client, at the instants", func(t *testing.T) {
+		clock := &fakeClock{t: time.Unix(0, t0)}
+		c := newStatic(t, `{"flags": {"f": {"type": "bool", "rollout": {"variant": "true", "progressive": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-05T04:00:00Z", "from": 0, "to": 100}}}}}`, &Options{Now: clock.Now})
+		k := keyIn(t, "f", 1, true) // bucket 0: in from the first basis point
+		_, d := c.BoolDetail(t.Context(), "f", Subject{Key: k}, false)
+		assert.Equal(t, ReasonDefault, d.Reason, "0% at start: nobody")
+		clock.t = time.Unix(0, t0+int64(100*time.Hour)/10000)
+		_, d = c.BoolDetail(t.Context(), "f", Subject{Key: k}, false)
+		assert.Equal(t, ReasonRollout, d.Reason, "0.01% after a ten-thousandth of the span")
+		last := keyIn(t, "f", Buckets-1, false) // bucket 9999
+		clock.t = time.Unix(0, t1-1)
+		_, d = c.BoolDetail(t.Context(), "f", Subject{Key: last}, false)
+		assert.Equal(t, ReasonDefault, d.Reason, "99.99% just before the end")
+		clock.t = time.Unix(0, t1)
+		_, d = c.BoolDetail(t.Context(), "f", Subject{Key: last}, false)
+		assert.Equal(t, ReasonRollout, d.Reason, "100% at the end")
+	})
+}
