@@ -491,3 +491,40 @@ func TestMiddlewareKeepsReaderFrom(t *testing.T) {
 	assert.Equal(t, uint64(2), s.Total.Count)
 	assert.Zero(t, s.Total.Errors)
 }
+
+func TestMiddlewareHijackAndUnwrap(t *testing.T) {
+	t.Parallel()
+	r, _, _ := newTestRecorder(t, Options{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws", func(w http.ResponseWriter, _ *http.Request) {
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if !assert.NoError(t, err) {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+		_ = buf.Flush()
+	})
+	mux.HandleFunc("GET /deadline", func(w http.ResponseWriter, _ *http.Request) {
+		// SetWriteDeadline is not a method of the wrapper: only Unwrap reaches it
+		assert.NoError(t, http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute)))
+		_, _ = w.Write([]byte("ok"))
+	})
+	srv := httptest.NewServer(Middleware(r, nil)(mux))
+	defer srv.Close()
+	for path, want := range map[string]string{"/ws": "hi", "/deadline": "ok"} {
+		res, err := http.Get(srv.URL + path)
+		require.NoError(t, err, path)
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.NoError(t, err, path)
+		assert.Equal(t, want, string(body), path)
+	}
+	snap := r.Snapshot()
+	for _, op := range []string{"GET /ws", "GET /deadline"} {
+		s, ok := snap.Op(op)
+		require.True(t, ok, op)
+		assert.Equal(t, uint64(1), s.Total.Count, op)
+		assert.Zero(t, s.Total.Errors, op)
+	}
+}

@@ -371,7 +371,7 @@ func TestCustomThresholder(t *testing.T) {
 
 func TestAdaptiveThreshold(t *testing.T) {
 	t.Parallel()
-	r, _, cp := newTestRecorder(t, Options{LogBurst: 1 << 30, Thresholds: func(string) Thresholder {
+	r, clk, cp := newTestRecorder(t, Options{LogBurst: 1 << 30, Thresholds: func(string) Thresholder {
 		return Thresholds{Adaptive: 3, Floor: 5 * time.Millisecond}
 	}})
 	op := r.Op("a")
@@ -389,6 +389,13 @@ func TestAdaptiveThreshold(t *testing.T) {
 	lines := cp.lines("slow operation")
 	require.Len(t, lines, n+1)
 	assert.InEpsilon(t, float64(30*time.Millisecond), float64(lines[n]["threshold"].Duration()), 0.01)
+
+	clk.Advance(2 * time.Minute) // idle: the last minute holds too few calls again
+	r.tick()
+	obs(6 * time.Millisecond)
+	lines = cp.lines("slow operation")
+	require.Len(t, lines, n+2, "back to the floor")
+	assert.Equal(t, 5*time.Millisecond, lines[n+1]["threshold"].Duration())
 }
 
 func TestRecentRing(t *testing.T) {
