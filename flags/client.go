@@ -316,10 +316,13 @@ func (c *Client) notify(ev ChangeEvent) {
 }
 
 // OnChange registers fn to be called after every document change with the
-// per-flag differences, in order, from the source's goroutine (a slow fn
-// delays the next update, never evaluation; fn must not apply documents
-// itself). The first document loaded reports every flag as added. It
-// returns a function that unregisters fn.
+// per-flag differences, in order, from the source's goroutine, outside the
+// client's locks: fn may evaluate flags and call [Client.Status],
+// [Client.Document] or [Client.Counts], which already reflect the new
+// document. A slow fn delays the next update, never evaluation. fn must not
+// call [Client.Close], which waits for that goroutine. The first document
+// loaded reports every flag as added. It returns a function that
+// unregisters fn.
 func (c *Client) OnChange(fn func(ChangeEvent)) (stop func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

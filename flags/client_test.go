@@ -54,12 +54,25 @@ func TestClientLifecycle(t *testing.T) {
 	v, d := c.BoolDetail(ctx, "a", Subject{}, false)
 	assert.False(t, v)
 	assert.Equal(t, Detail{Reason: ReasonUnavailable, Err: ErrUnavailable}, d)
+	started := st.Since
+	assert.Equal(t, clock.t, started)
+	clock.t = clock.t.Add(time.Second)
 	u.Unavailable(errors.New("down"))
 	assert.Equal(t, StateInitializing, c.Status().State, "no document yet: still initializing")
+	assert.Equal(t, started, c.Status().Since, "initializing since New")
 	assert.Nil(t, c.Document())
 
+	// Listeners run outside the client's locks: they may read the client,
+	// which already serves the new document.
 	var events []ChangeEvent
-	stop := c.OnChange(func(ev ChangeEvent) { events = append(events, ev) })
+	var seen []Status
+	stop := c.OnChange(func(ev ChangeEvent) {
+		events = append(events, ev)
+		seen = append(seen, c.Status())
+		_ = c.Counts()
+		require.NotNil(t, c.Document())
+		assert.Equal(t, ev.Version, c.Document().Version())
+	})
 
 	clock.t = clock.t.Add(time.Minute)
 	require.NoError(t, u.Apply([]byte(docV1)))
@@ -68,6 +81,7 @@ func TestClientLifecycle(t *testing.T) {
 	assert.True(t, c.Bool(ctx, "a", Subject{}, false))
 	require.Len(t, events, 1)
 	assert.Equal(t, int64(1), events[0].Version)
+	assert.Equal(t, st, seen[0])
 	var kinds []string
 	for _, ch := range events[0].Changes {
 		kinds = append(kinds, ch.Key+":"+string(ch.Kind))
@@ -114,10 +128,23 @@ func TestClientLifecycle(t *testing.T) {
 	st = c.Status()
 	assert.Equal(t, StateStale, st.State)
 	assert.Equal(t, clock.t, st.Since)
+	staleSince := clock.t
 	assert.Equal(t, int64(1), c.Int(ctx, "new", Subject{}, 0))
+	clock.t = clock.t.Add(time.Minute)
+	u.Unavailable(errors.New("timeout"))
+	st = c.Status()
+	assert.Equal(t, StateStale, st.State)
+	assert.Equal(t, staleSince, st.Since, "still stale since the first failure")
+	assert.EqualError(t, st.Err, "timeout", "the latest error")
+	clock.t = clock.t.Add(time.Minute)
 	u.Unchanged()
-	assert.Equal(t, StateOK, c.Status().State)
-	assert.NoError(t, c.Status().Err)
+	st = c.Status()
+	assert.Equal(t, StateOK, st.State)
+	assert.Equal(t, clock.t, st.Since, "ok since the recovery")
+	assert.NoError(t, st.Err)
+	clock.t = clock.t.Add(time.Minute)
+	u.Unchanged()
+	assert.Equal(t, st, c.Status(), "still ok since the recovery")
 
 	stop()
 	require.NoError(t, u.Apply([]byte(docV1)))
