@@ -13,20 +13,32 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// twoInstances starts two api instances on one Redis, as two processes
-// behind a load balancer would run.
+// twoInstances starts two api instances on one Redis (cfg says which), as
+// two processes behind a load balancer would run.
 func twoInstances(t *testing.T, cfg config) (a, b *server, ta, tb *httptest.Server) {
 	t.Helper()
-	rs := redistest.Start(t)
-	cfg.RedisAddr, cfg.RedisPrefix = rs.Addr, rs.Prefix
 	cfg.TrustLoopbackProxy = true
+	cfg.ReadLimit, cfg.WriteLimit = 1, 100
 	a, ta = newTestServer(t, cfg)
 	b, tb = newTestServer(t, cfg)
 	return a, b, ta, tb
 }
 
 func TestTwoInstancesOnRedis(t *testing.T) {
-	a, b, ta, tb := twoInstances(t, config{ReadLimit: 1, WriteLimit: 100})
+	rs := redistest.Start(t)
+	testTwoInstances(t, config{RedisAddr: rs.Addr, RedisPrefix: rs.Prefix})
+}
+
+func TestTwoInstancesOnRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node Redis Cluster")
+	}
+	c := redistest.StartCluster(t)
+	testTwoInstances(t, config{RedisCluster: c.Addrs, RedisPrefix: c.Prefix})
+}
+
+func testTwoInstances(t *testing.T, cfg config) {
+	a, b, ta, tb := twoInstances(t, cfg)
 
 	t.Run("a write on one is read on the other", func(t *testing.T) {
 		// Both instances have user 5 in memory.
