@@ -3,13 +3,10 @@ package ratelimit
 import (
 	"encoding/json"
 	"errors"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // HeaderMode chooses the rate-limit headers [Middleware] sends.
@@ -121,7 +118,11 @@ func ceilSeconds(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64((d + time.Second - 1) / time.Second)
+	s := int64(d / time.Second)
+	if d%time.Second != 0 {
+		s++ // not d + time.Second - 1, which overflows near MaxInt64
+	}
+	return s
 }
 
 // RetryAfterSeconds is the Retry-After value for a denied decision: its
@@ -148,21 +149,19 @@ func policyName(l Limit) string {
 }
 
 // nextTokenSeconds is the seconds until one more token, rounded up; 0 when
-// one is left.
+// one is left. The bucket is full at ResetAfter and the first token comes
+// Burst−1 emission intervals earlier; the interval is the integer one the
+// memory backend uses (the Redis backend's, rounded to µs, is no shorter,
+// so there the figure errs late, never early).
 func nextTokenSeconds(d Decision) int64 {
-	if d.Remaining >= 1 || d.Limit.Rate == rate.Inf || d.Limit.Rate <= 0 {
+	if d.Remaining >= 1 {
 		return 0
 	}
-	// The bucket is full at ResetAfter; the first token comes (Burst−1)
-	// intervals earlier.
-	first := d.ResetAfter.Seconds() - float64(d.Limit.Burst-1)/float64(d.Limit.Rate)
-	if first <= 0 {
+	p, err := newParams(d.Limit, time.Nanosecond, spanNanos)
+	if err != nil || p.inf {
 		return 0
 	}
-	if first > math.MaxInt32 {
-		return math.MaxInt32
-	}
-	return int64(math.Ceil(first - 1e-9))
+	return ceilSeconds(d.ResetAfter - time.Duration((p.burst-1)*p.t))
 }
 
 func writeHeaders(h http.Header, mode HeaderMode, d Decision) {
@@ -174,9 +173,8 @@ func writeHeaders(h http.Header, mode HeaderMode, d Decision) {
 		h.Set("RateLimit-Policy", name+";q="+strconv.Itoa(d.Limit.Burst)+";w="+strconv.FormatInt(ceilSeconds(d.Limit.Window()), 10))
 		t := nextTokenSeconds(d)
 		if !d.Allowed && d.RetryAfter > 0 {
-			// The draft: Retry-After must not point earlier than t. The
-			// float estimate of t can exceed the exact integer RetryAfter
-			// by the rounding of huge bursts.
+			// The draft: Retry-After must not point earlier than t, which
+			// can err late on Redis (see nextTokenSeconds).
 			t = min(t, RetryAfterSeconds(d))
 		}
 		h.Set("RateLimit", name+";r="+strconv.Itoa(d.Remaining)+";t="+strconv.FormatInt(t, 10))

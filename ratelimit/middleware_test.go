@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -312,4 +314,28 @@ func TestMiddlewareTNotAfterRetryAfter(t *testing.T) {
 	assert.Equal(t, `"default";r=0;t=1`, w.Header().Get("RateLimit"))
 	c.Add(time.Second)
 	assert.Equal(t, http.StatusOK, serve(h, "192.0.2.1:1", nil).Code, "retrying at Retry-After succeeds")
+}
+
+// TestHeadersExtremeLimits: a limit too slow for any real client still gets
+// sane headers: w did overflow to a negative number, and t was 0 (a token
+// now) for an empty bucket because it was estimated with the unclamped rate.
+func TestHeadersExtremeLimits(t *testing.T) {
+	c := newFakeClock()
+	l := Limit{Rate: 1e-300, Burst: 10}
+	lim := newMem(l, c)
+	d, err := lim.AllowN(context.Background(), "k", 10)
+	require.NoError(t, err)
+	h := http.Header{}
+	writeHeaders(h, HeadersBoth, d)
+	assert.Equal(t, `"default";q=10;w=9223372036`, h.Get("RateLimit-Policy"))
+	rl := h.Get("RateLimit")
+	require.True(t, strings.HasPrefix(rl, `"default";r=0;t=`), rl)
+	next, err := strconv.ParseInt(strings.TrimPrefix(rl, `"default";r=0;t=`), 10, 64)
+	require.NoError(t, err)
+	d2, err := lim.Allow(context.Background(), "k")
+	require.NoError(t, err)
+	require.False(t, d2.Allowed)
+	assert.Equal(t, RetryAfterSeconds(d2), next, "t is the exact time to the next token")
+	assert.Positive(t, ceilSeconds(time.Duration(math.MaxInt64)))
+	assert.Equal(t, int64(9223372037), ceilSeconds(time.Duration(math.MaxInt64)))
 }
