@@ -1,0 +1,220 @@
+package cachebench
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gocache "github.com/go-redis/cache/v9"
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/stout-go/stout/cache"
+	"github.com/stout-go/stout/internal/redistest"
+)
+
+// l2Keys is how many keys the L2 benchmarks spread their reads over.
+const l2Keys = 64
+
+// tripCounter is a go-redis hook counting round trips: one per command sent alone,
+// one per pipeline.
+type tripCounter struct{ n atomic.Int64 }
+
+func (h *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// l2Impl is one implementation of a Redis hit: nothing is kept in process memory, so
+// every Get reads Redis and decodes.
+type l2Impl struct {
+	name string
+	new  func(b *testing.B, rdb *redis.Client, prefix string, keys []string, users []User) func(ctx context.Context, key string) (User, error)
+}
+
+// msgpackCodec is the codec go-redis/cache uses, for a comparison on equal terms.
+type msgpackCodec struct{}
+
+func (msgpackCodec) Marshal(v any) ([]byte, error)      { return msgpack.Marshal(v) }
+func (msgpackCodec) Unmarshal(data []byte, v any) error { return msgpack.Unmarshal(data, v) }
+
+// stoutL2 is stout's Cache with L1 off and the given codec, in namespace ns.
+func stoutL2(ns string, codec cache.Codec) func(b *testing.B, rdb *redis.Client, prefix string, keys []string, users []User) func(context.Context, string) (User, error) {
+	return func(b *testing.B, rdb *redis.Client, prefix string, keys []string, users []User) func(context.Context, string) (User, error) {
+		c, err := cache.New[User](cache.Options{
+			Namespace:  ns,
+			TTL:        time.Hour,
+			MaxEntries: -1, // L2 only: measure the Redis hit
+			Codec:      codec,
+			// A generous budget: on a loaded machine a call past the default 250 ms
+			// would fail open to the loader, which this benchmark reports as a miss.
+			Redis: &cache.RedisOptions{Client: rdb, Prefix: prefix + "stout", Budget: 5 * time.Second},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = c.Close() })
+		ctx := context.Background()
+		for i, k := range keys {
+			if err := c.Set(ctx, k, users[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		miss := func(ctx context.Context, key string) (User, error) {
+			b.Errorf("stout: %s missed: %+v", key, c.Stats().Redis)
+			return User{}, nil
+		}
+		return func(ctx context.Context, key string) (User, error) { return c.Get(ctx, key, miss) }
+	}
+}
+
+var l2Impls = []l2Impl{
+	{"stout", stoutL2("user", nil)},
+	{"stout-msgpack", stoutL2("user-msgpack", msgpackCodec{})},
+	{"go-redis-cache", func(b *testing.B, rdb *redis.Client, prefix string, keys []string, users []User) func(context.Context, string) (User, error) {
+		c := gocache.New(&gocache.Options{Redis: rdb})
+		ctx := context.Background()
+		for i, k := range keys {
+			if err := c.Set(&gocache.Item{Ctx: ctx, Key: prefix + "grc:" + k, Value: users[i], TTL: time.Hour}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return func(ctx context.Context, key string) (User, error) {
+			var u User
+			err := c.Get(ctx, prefix+"grc:"+key, &u)
+			return u, err
+		}
+	}},
+	{"raw-get-json", func(b *testing.B, rdb *redis.Client, prefix string, keys []string, users []User) func(context.Context, string) (User, error) {
+		ctx := context.Background()
+		for i, k := range keys {
+			raw, _ := json.Marshal(users[i])
+			if err := rdb.Set(ctx, prefix+"raw:"+k, raw, time.Hour).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return func(ctx context.Context, key string) (User, error) {
+			var u User
+			raw, err := rdb.Get(ctx, prefix+"raw:"+key).Bytes()
+			if err == nil {
+				err = json.Unmarshal(raw, &u)
+			}
+			return u, err
+		}
+	}},
+}
+
+// BenchmarkL2Hit reads values that are in Redis and not in process memory: stout's
+// Cache.Get (L1 off), go-redis/cache's Get (no local cache) and the physical floor, a
+// raw GET plus json.Unmarshal, on the same server. trips/op counts Redis round trips.
+func BenchmarkL2Hit(b *testing.B) {
+	srv := redistest.Start(b)
+	keys, users := fixtures()
+	keys, users = keys[:l2Keys], users[:l2Keys]
+	ctx := context.Background()
+	type ready struct {
+		name string
+		get  func(ctx context.Context, key string) (User, error)
+		hook *tripCounter
+	}
+	var impls []ready
+	for _, impl := range l2Impls {
+		hook := &tripCounter{}
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+		b.Cleanup(func() { _ = rdb.Close() })
+		get := impl.new(b, rdb, srv.Prefix, keys, users)
+		rdb.AddHook(hook)
+		impls = append(impls, ready{impl.name, get, hook})
+	}
+	for _, im := range impls {
+		b.Run("mode=serial/impl="+im.name, func(b *testing.B) {
+			b.ReportAllocs()
+			start := im.hook.n.Load()
+			i := 0
+			for b.Loop() {
+				if _, err := im.get(ctx, keys[i%l2Keys]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(im.hook.n.Load()-start)/float64(b.N), "trips/op")
+		})
+	}
+	for _, im := range impls {
+		b.Run("mode=parallel/impl="+im.name, func(b *testing.B) {
+			b.ReportAllocs()
+			start := im.hook.n.Load()
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(next.Add(1))
+				for pb.Next() {
+					if _, err := im.get(ctx, keys[i%l2Keys]); err != nil {
+						b.Error(err)
+						return
+					}
+					i++
+				}
+			})
+			b.ReportMetric(float64(im.hook.n.Load()-start)/float64(b.N), "trips/op")
+		})
+	}
+}
+
+// BenchmarkL2HitInterleaved runs the implementations of BenchmarkL2Hit in turns,
+// batches of 256 serial Redis hits each, rotating who goes first every round, and
+// reports each one's median µs per hit and stout's time divided by the others'. On a
+// shared machine whose load drifts this is steadier than sub-benchmarks run one after
+// another.
+func BenchmarkL2HitInterleaved(b *testing.B) {
+	srv := redistest.Start(b)
+	keys, users := fixtures()
+	keys, users = keys[:l2Keys], users[:l2Keys]
+	gets := make([]func(context.Context, string) (User, error), len(l2Impls))
+	for i, impl := range l2Impls {
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+		b.Cleanup(func() { _ = rdb.Close() })
+		gets[i] = impl.new(b, rdb, srv.Prefix, keys, users)
+	}
+	ctx := context.Background()
+	const batch = 256
+	samples := make([][]float64, len(l2Impls))
+	round := 0
+	for b.Loop() {
+		for k := range l2Impls {
+			i := (k + round) % len(l2Impls)
+			start := time.Now()
+			for j := range batch {
+				if _, err := gets[i](ctx, keys[j%l2Keys]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			samples[i] = append(samples[i], float64(time.Since(start).Nanoseconds())/batch/1e3)
+		}
+		round++
+	}
+	med := make([]float64, len(l2Impls))
+	for i, impl := range l2Impls {
+		slices.Sort(samples[i])
+		med[i] = samples[i][len(samples[i])/2]
+		b.ReportMetric(med[i], impl.name+"-µs/hit")
+	}
+	for i := 1; i < len(l2Impls); i++ {
+		b.ReportMetric(med[0]/med[i], "stout/"+l2Impls[i].name)
+	}
+	b.ReportMetric(med[1]/med[2], "stout-msgpack/go-redis-cache")
+	b.ReportMetric(0, "ns/op")
+}
