@@ -309,7 +309,11 @@ func TestRedisRemaining(t *testing.T) {
 	s := redistest.Start(t)
 	c := s.Client(t)
 	ctx := context.Background()
-	r := ratelimit.NewRedis(c, ratelimit.PerSecond(10), &ratelimit.RedisOptions{Prefix: s.Key("ours")})
+	// FailClosed with a generous budget: a fail-open decision for a new key
+	// also says 9, so a slow Redis must be an error, not a pass.
+	r := ratelimit.NewRedis(c, ratelimit.PerSecond(10), &ratelimit.RedisOptions{
+		Prefix: s.Key("ours"), OnError: ratelimit.FailClosed, Budget: 10 * time.Second,
+	})
 	defer func() { _ = r.Close() }()
 	rr := redis_rate.NewLimiter(c)
 	oursLow, theirsLow := 0, 0
@@ -332,6 +336,9 @@ func TestRedisRemaining(t *testing.T) {
 	}
 	if oursLow != 0 {
 		t.Fatalf("stout: %d of 20 fresh keys did not report 9 remaining", oursLow)
+	}
+	if st := r.Stats(); st.Failures != 0 || st.Fallbacks != 0 {
+		t.Fatalf("stout: decided without Redis: %+v", st)
 	}
 	t.Logf("redis_rate reported the wrong Remaining for %d of 20 fresh keys", theirsLow)
 }
