@@ -42,7 +42,7 @@ func differential(t *testing.T, c *Codec, data []byte) bool {
 	checkSame(t, c, bs)
 	checkSame(t, c, &bs)
 	checkSame(t, c, map[string]Big{"k": b})
-	var a any = b.Any
+	a := b.Any
 	checkSame(t, c, a)
 	checkSame(t, c, b.Inners)
 	checkSame(t, c, &b.PMa)

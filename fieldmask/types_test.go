@@ -171,14 +171,25 @@ type Big struct {
 	OEA    any            `json:",omitempty"`
 	Ign    int            `json:"-"`
 	//lint:ignore SA5008 a field named "-" is part of what is tested
-	Dash int `json:"-,"`
+	Dash int `json:"-,"` //nolint:staticcheck // SA5008: a field named "-" is part of what is tested
 	//lint:ignore U1000 unexported fields must be skipped
 	unexp int
 	Weird string `json:"a&b<c>"`
 	//lint:ignore SA5008 an invalid tag name falls back to the Go name
-	Bad    string `json:"bad\"name"`
+	Bad    string `json:"bad\"name"` //nolint:staticcheck // SA5008: an invalid tag name falls back to the Go name
 	Inners []Inner
 	Rec    *Big `json:"rec,omitempty"`
+	Raw    json.RawMessage
+	PRaw   *json.RawMessage `json:",omitempty"`
+	OEIn   Inner            `json:",omitempty"` // a struct is never empty
+	OEArr  [2]int           `json:",omitempty"` // nor an array of length > 0
+	PSStr  *string          `json:",string"`
+	//lint:ignore SA5008 encoding/json ignores the option here, and so must the encoder
+	PPIStr **int `json:",string"` //nolint:staticcheck // SA5008: encoding/json ignores the option here, and so must the encoder
+	Anys   []any
+	MAny   map[string]any
+	Empty  struct{}
+	MI8    map[int8]string
 }
 
 // gen fills values deterministically from a byte stream.
@@ -316,6 +327,15 @@ func (g *gen) fill(v reflect.Value, depth int) {
 	switch v.Type() {
 	case reflect.TypeFor[time.Time]():
 		v.Set(reflect.ValueOf(g.time()))
+		return
+	case reflect.TypeFor[json.RawMessage]():
+		raws := []string{"", "null", " { \"a\" : [ 1 , \"<&>\u2028\" ] } ", "\t12.5e3\n", "\"\\u00e9\"", "[]"}
+		if r := raws[int(g.byte())%len(raws)]; r != "" {
+			v.SetBytes([]byte(r))
+		}
+		if g.byte() == 0xff {
+			v.SetBytes([]byte("{")) // an error for both encoders
+		}
 		return
 	case reflect.TypeFor[json.Number]():
 		nums := []string{"", "0", "-1.5e10", "12", "3.25E-7", "-0", "0.5e+3"}

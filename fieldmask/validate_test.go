@@ -39,7 +39,7 @@ type vOrder struct {
 	Raw      json.RawMessage  `json:"raw"`
 	Skipped  string           `json:"-"`
 	//lint:ignore SA5008 a field named "-" is part of what is tested
-	Dash     string `json:"-,"`
+	Dash     string `json:"-,"` //nolint:staticcheck // SA5008: a field named "-" is part of what is tested
 	Untagged string
 	Bytes    []byte        `json:"bytes"`
 	Ignored  func()        `json:"-"`
