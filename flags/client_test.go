@@ -200,9 +200,9 @@ func TestCounts(t *testing.T) {
 }
 
 // TestConcurrentEvaluationAndUpdates runs many evaluating goroutines while
-// documents are swapped: every evaluation sees one whole document (the
-// value of "b" and of "a2" always come from the same version) and the
-// counters add up.
+// documents are swapped: every evaluation sees one whole document (flag "b"
+// and its prerequisite "p" always come from the same version), versions
+// never go backwards for one reader, and the counters add up.
 func TestConcurrentEvaluationAndUpdates(t *testing.T) {
 	ctx := context.Background()
 	src := newManual()
@@ -210,8 +210,13 @@ func TestConcurrentEvaluationAndUpdates(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	u := <-src.ready
+	// Version v: "p" is on iff v is even; "b" serves v when "p" holds and
+	// -v (its off variant) when not. A b from one version and a p from
+	// another would give an even -v or an odd v.
 	doc := func(v int) string {
-		return fmt.Sprintf(`{"version": %d, "flags": {"b": {"type": "int", "variants": {"v": %d}, "default": "v"}}}`, v, v)
+		return fmt.Sprintf(`{"version": %d, "flags": {"p": {"type": "bool", "default": "true", "on": %t},
+			"b": {"type": "int", "variants": {"v": %d, "off": %d}, "default": "v", "offVariant": "off", "prerequisites": [{"flag": "p"}]}}}`,
+			v, v%2 == 0, v, -v)
 	}
 	require.NoError(t, u.Apply([]byte(doc(1))))
 	const workers, evals = 8, 2000
@@ -220,9 +225,16 @@ func TestConcurrentEvaluationAndUpdates(t *testing.T) {
 		wg.Go(func() {
 			last := int64(0)
 			for i := range evals {
-				v := c.Int(ctx, "b", Subject{Key: fmt.Sprint(w, i)}, -1)
-				assert.GreaterOrEqual(t, v, last, "versions never go backwards for one reader")
-				last = v
+				v := c.Int(ctx, "b", Subject{Key: fmt.Sprint(w, i)}, 0)
+				if !assert.NotZero(t, v, "no document served") {
+					return
+				}
+				abs := max(v, -v)
+				if v > 0 != (abs%2 == 0) {
+					assert.Failf(t, "torn evaluation", "b = %d", v)
+				}
+				assert.GreaterOrEqual(t, abs, last, "versions never go backwards for one reader")
+				last = abs
 			}
 		})
 	}
@@ -295,11 +307,17 @@ func TestLastGoodFileWrittenAndUsed(t *testing.T) {
 	require.NoError(t, err)
 	u := <-src.ready
 	require.NoError(t, u.Apply([]byte(docV2)))
-	_ = u.Apply([]byte(`{"broken`)) // rejected documents are never persisted
+	// Rejected documents are never persisted.
+	require.ErrorIs(t, u.Apply([]byte(`{"broken`)), ErrInvalidDocument)
+	require.ErrorIs(t, u.Apply([]byte(`{"flags": {"a": {"type": "nope"}}}`)), ErrInvalidDocument)
 	require.NoError(t, c.Close())
 	data, err := os.ReadFile(lg)
 	require.NoError(t, err)
 	assert.Equal(t, docV2, string(data))
+	entries, err := os.ReadDir(filepath.Dir(lg))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no temporary file is left behind")
+	assert.Equal(t, filepath.Base(lg), entries[0].Name())
 
 	// A new client whose source is down starts from the file.
 	down := SourceFunc(func(ctx context.Context, u Updater) {
