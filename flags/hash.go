@@ -94,11 +94,7 @@ func prefixedHash(xxSeed uint64, prefix, value string) uint64 {
 			v3 = xxRound(v3, word(o+16))
 			v4 = xxRound(v4, word(o+24))
 		}
-		h = bits.RotateLeft64(v1, 1) + bits.RotateLeft64(v2, 7) + bits.RotateLeft64(v3, 12) + bits.RotateLeft64(v4, 18)
-		h = xxMerge(h, v1)
-		h = xxMerge(h, v2)
-		h = xxMerge(h, v3)
-		h = xxMerge(h, v4)
+		h = xxLanes(v1, v2, v3, v4)
 	} else {
 		h = xxSeed + prime5
 	}
@@ -145,6 +141,15 @@ func xxRound(acc, input uint64) uint64 {
 	return acc * prime1
 }
 
+// xxLanes combines the four accumulators of inputs of 32 bytes or more.
+func xxLanes(v1, v2, v3, v4 uint64) uint64 {
+	h := bits.RotateLeft64(v1, 1) + bits.RotateLeft64(v2, 7) + bits.RotateLeft64(v3, 12) + bits.RotateLeft64(v4, 18)
+	h = xxMerge(h, v1)
+	h = xxMerge(h, v2)
+	h = xxMerge(h, v3)
+	return xxMerge(h, v4)
+}
+
 func xxMerge(acc, val uint64) uint64 {
 	val = xxRound(0, val)
 	acc ^= val
@@ -168,11 +173,7 @@ func xxh64(b []byte, seed uint64) uint64 {
 			v4 = xxRound(v4, binary.LittleEndian.Uint64(b[24:32]))
 			b = b[32:]
 		}
-		h = bits.RotateLeft64(v1, 1) + bits.RotateLeft64(v2, 7) + bits.RotateLeft64(v3, 12) + bits.RotateLeft64(v4, 18)
-		h = xxMerge(h, v1)
-		h = xxMerge(h, v2)
-		h = xxMerge(h, v3)
-		h = xxMerge(h, v4)
+		h = xxLanes(v1, v2, v3, v4)
 	} else {
 		h = seed + prime5
 	}
