@@ -360,6 +360,61 @@ func TestPlanCacheBounded(t *testing.T) {
 	c.mu.Unlock()
 }
 
+// A concurrent flood of distinct client masks through a Codec with tiny caches:
+// every output stays right while plans are evicted under the writers, and the
+// caches end within their bound.
+func TestPlanCacheBoundedConcurrent(t *testing.T) {
+	t.Parallel()
+	const size, workers = 4, 8
+	c := MustNew(&Options{CacheSize: size})
+	ref := MustNew(nil) // large caches: the reference output
+	u := sampleUser()
+	names := []string{"id", "name", "email", "active", "score", "created_at", "profile", "posts", "labels",
+		"profile.avatar", "profile.bio", "posts.title", "posts.body"}
+	done := make(chan int)
+	for g := range workers {
+		go func() {
+			n := 0
+			defer func() { done <- n }()
+			for bits := 1 + g; bits < 1<<10; bits += workers {
+				var parts []string
+				for i, name := range names[:10] {
+					if bits&(1<<i) != 0 {
+						parts = append(parts, name)
+					}
+				}
+				in := strings.Join(parts, ",")
+				m, err := c.Parse(in)
+				if err == nil && bits%2 == 0 {
+					m, err = Validate[user](c, m, nil)
+				}
+				if err != nil {
+					t.Errorf("%q: %v", in, err)
+					return
+				}
+				got, err := c.Marshal(u, m)
+				want, werr := ref.Marshal(u, MustParse(in))
+				if err != nil || werr != nil || !bytes.Equal(got, want) {
+					t.Errorf("%q: got %s (%v), want %s (%v)", in, got, err, want, werr)
+					return
+				}
+				n++
+			}
+		}()
+	}
+	total := 0
+	for range workers {
+		total += <-done
+	}
+	require.Equal(t, 1<<10-1, total)
+	c.plans.CleanUp()
+	c.parsed.CleanUp()
+	c.validated.CleanUp()
+	assert.LessOrEqual(t, c.plans.EstimatedSize(), size)
+	assert.LessOrEqual(t, c.parsed.EstimatedSize(), size)
+	assert.LessOrEqual(t, c.validated.EstimatedSize(), size)
+}
+
 func TestMarshalConcurrent(t *testing.T) {
 	t.Parallel()
 	c := MustNew(&Options{CacheSize: 8})
