@@ -15,9 +15,10 @@
 // # Guarantees
 //
 //   - Evaluation reads an immutable compiled snapshot behind an atomic
-//     pointer: no locks, no I/O, no allocation (tens of nanoseconds; [Value]
-//     of a type with references decodes per call), and one evaluation always
-//     sees one whole document.
+//     pointer: no locks, no I/O, no allocation (tens of nanoseconds, plus
+//     roughly 25 ns per rule condition tested; [Value] of a type with
+//     references decodes per call), and one evaluation always sees one
+//     whole document, prerequisites included.
 //   - A new document is parsed, validated and compiled before it is swapped
 //     in. A document with any problem is rejected whole, every problem is
 //     reported with its JSON path ([ValidationError]), and the last good
