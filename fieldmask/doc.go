@@ -60,9 +60,12 @@
 // only when a mask names them explicitly, and, when the policy names a permission,
 // only for callers whose [ValidateOptions.Allow] grants it), and gives the default
 // mask for requests that name no fields. Policies apply wherever the type occurs,
-// at every depth. The encoder enforces hidden fields whatever the mask, and an
+// at every depth, and follow its fields where an embedding promotes them into
+// another struct. The encoder enforces hidden fields whatever the mask, and an
 // opt-in field that needs a permission is written only under a mask that
-// [Codec.Validate] checked.
+// [Codec.Validate] checked. A type with a MarshalJSON or MarshalText method is
+// written by that method, as encoding/json writes it: policies of the fields
+// inside it do not apply there.
 //
 // # Encoding
 //
@@ -76,6 +79,11 @@
 // map keys, float formatting, and HTML-safe string escaping. With the mask [All]
 // and no policies, the bytes equal those of [encoding/json.Marshal]; zero values
 // of selected fields are written, not dropped.
+//
+// There is no package-level Marshal: plans are cached, and a package-level cache
+// would be global mutable state shared by every user of the package. Encoding is
+// a method of a [Codec], codec.Marshal(&u, m) with one Codec per program (or per
+// set of policies), and the Codec also carries the policies and the cache bounds.
 //
 // # Memory
 //
