@@ -102,8 +102,14 @@ type Redis struct {
 	log      *slog.Logger
 	pin      func() int64
 
-	direct   bool           // the client honours context deadlines
-	inflight sync.WaitGroup // calls run on their own goroutine (see run)
+	direct bool // the client honours context deadlines
+	// inflight counts the calls run on their own goroutine (see run).
+	// closeMu orders them with Close: a call takes it for reading to Add,
+	// Close for writing to set closed, so that no Add is concurrent with
+	// inflight.Wait (which sync.WaitGroup forbids, with a panic).
+	inflight sync.WaitGroup
+	closeMu  sync.RWMutex
+	closed   bool
 
 	failures  atomic.Int64
 	fallbacks atomic.Int64
@@ -165,10 +171,18 @@ func NewRedis(client RedisClient, limit Limit, opts *RedisOptions) *Redis {
 }
 
 // Close stops the circuit breaker's background probe and waits for it and
-// for Redis calls still running past their budget. It is idempotent; the
-// limiter keeps working after Close, without the probe.
+// for Redis calls still running past their budget. It is idempotent and
+// safe to call while other goroutines use the limiter, which keeps working
+// after Close: without the probe, and, for a client without
+// ContextTimeoutEnabled, bounded by the client's own timeouts instead of
+// the budget (nothing is left running in the background).
 func (r *Redis) Close() error {
-	r.closeOnce.Do(r.br.Close)
+	r.closeOnce.Do(func() {
+		r.br.Close()
+		r.closeMu.Lock()
+		r.closed = true
+		r.closeMu.Unlock()
+	})
 	r.inflight.Wait()
 	return nil
 }
@@ -275,12 +289,20 @@ func (r *Redis) run(ctx context.Context, s *redis.Script, keys []string, args []
 	if r.direct || r.budget < 0 {
 		return int64s(s.Run(cctx, r.client, keys, args...))
 	}
+	r.closeMu.RLock()
+	if r.closed {
+		// After Close nothing may be left running: call directly, bounded
+		// by the client's own timeouts.
+		r.closeMu.RUnlock()
+		return int64s(s.Run(cctx, r.client, keys, args...))
+	}
+	r.inflight.Add(1)
+	r.closeMu.RUnlock()
 	type result struct {
 		v   []int64
 		err error
 	}
 	ch := make(chan result, 1)
-	r.inflight.Add(1)
 	go func() {
 		defer r.inflight.Done()
 		v, err := int64s(s.Run(cctx, r.client, keys, args...))

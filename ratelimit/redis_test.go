@@ -542,3 +542,45 @@ func TestRedisClusterNodeDown(t *testing.T) {
 	assert.True(t, d.Allowed)
 	assert.Less(t, d.Remaining, 10)
 }
+
+// TestRedisCloseUnderTraffic closes a limiter whose client does not honour
+// context deadlines (so calls run on goroutines the limiter tracks) while
+// many goroutines keep using it, as a server does while shutting down. Close
+// must not race with the calls (sync.WaitGroup panics on an Add concurrent
+// with Wait), and the limiter keeps deciding after Close.
+func TestRedisCloseUnderTraffic(t *testing.T) {
+	s := redistest.Start(t)
+	c := s.Client(t)
+	require.False(t, honoursContext(c))
+	ctx := context.Background()
+	for round := range 20 {
+		r := NewRedis(c, PerSecond(1_000_000), &RedisOptions{Prefix: s.Key("close", strconv.Itoa(round)), OnError: FailClosed, Budget: 10 * time.Second})
+		var wg, started sync.WaitGroup
+		stop := make(chan struct{})
+		for g := range 8 {
+			started.Add(1)
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_, err := r.Allow(ctx, "k"+strconv.Itoa(g*1000+i%50))
+					assert.NoError(t, err)
+					if i == round%4 {
+						started.Done() // Close while every goroutine is busy
+					}
+				}
+			})
+		}
+		started.Wait()
+		require.NoError(t, r.Close())
+		require.NoError(t, r.Close(), "idempotent")
+		close(stop)
+		wg.Wait()
+		d, err := r.Allow(ctx, "after")
+		require.NoError(t, err)
+		assert.True(t, d.Allowed)
+	}
+}
