@@ -119,11 +119,14 @@ func keys() []string {
 }
 
 // TestSameAnswers checks that both implementations give the same answers,
-// so that the benchmark compares like with like.
+// so that the benchmark compares like with like, and that the subjects
+// reach every branch (rollout in and out, each rule and the default).
 func TestSameAnswers(t *testing.T) {
 	ctx := context.Background()
 	s, of := stoutClient(t), openFeatureClient(t)
 	variants := []map[string]any{attrs(), {"country": "JP"}, {"plan": "gold"}, {"email": "a@example.com"}, {"age": 70}, {"tier": 3}, {"tier": 2.5}}
+	inRollout := 0
+	rules := map[string]int{}
 	for i, k := range keys() {
 		a := variants[i%len(variants)]
 		subj := flags.Subject{Key: k, Attrs: a}
@@ -134,11 +137,27 @@ func TestSameAnswers(t *testing.T) {
 			if err != nil || got != want {
 				t.Fatalf("%s %s: stout %v, openfeature %v (%v)", f, k, want, got, err)
 			}
+			if f == "rollout" && want {
+				inRollout++
+			}
 		}
-		want := s.String(ctx, "rules5", subj, "")
+		want, d := s.StringDetail(ctx, "rules5", subj, "")
+		if d.Err != nil {
+			t.Fatalf("rules5 %s: %v", k, d.Err)
+		}
 		got, err := of.StringValue(ctx, "rules5", "", ec)
 		if err != nil || got != want {
 			t.Fatalf("rules5 %s %v: stout %v, openfeature %v (%v)", k, a, want, got, err)
+		}
+		rules[d.Variant+"/"+d.RuleID]++
+	}
+	// 37.5% of 1024 subjects is 384; the binomial σ is about 15.
+	if inRollout < 384-80 || inRollout > 384+80 {
+		t.Errorf("%d of 1024 subjects in the 37.5%% rollout", inRollout)
+	}
+	for _, r := range []string{"a/", "b/r1", "b/r2", "b/r3", "b/r4", "b/r5"} {
+		if rules[r] == 0 {
+			t.Errorf("branch %s never taken: %v", r, rules)
 		}
 	}
 }
