@@ -262,6 +262,17 @@ func TestValueGeneric(t *testing.T) {
 	assert.Equal(t, Detail{Reason: ReasonWrongType, Err: ErrWrongType}, d)
 	_, d = ValueDetail(ctx, c, "missing", Subject{}, 0)
 	assert.Equal(t, ReasonFlagMissing, d.Reason)
+
+	// A value that does not decode into T serves the caller's default: it
+	// counts as wrong type, not as the variant served.
+	c2 := newStatic(t, `{"flags": {"j": {"type": "json", "variants": {"x": [1]}, "default": "x"}}}`, nil)
+	assert.Equal(t, "def", Value(ctx, c2, "j", Subject{}, "def"))
+	_, d = ValueDetail(ctx, c2, "j", Subject{}, 0)
+	assert.Equal(t, ReasonWrongType, d.Reason)
+	assert.Equal(t, []int{1}, Value(ctx, c2, "j", Subject{}, []int(nil)))
+	counts := c2.Counts()
+	assert.Equal(t, uint64(2), counts.WrongType)
+	assert.Equal(t, []Count{{Flag: "j", Variant: "x", N: 1}}, counts.Variants)
 }
 
 func TestZeroAllocs(t *testing.T) {

@@ -6,59 +6,59 @@ import (
 	"reflect"
 )
 
-// lookup evaluates key for subj and returns the variant to serve, or nil
-// when the caller's default must be served: the forms without Detail use it
-// and skip building one.
-func (c *Client) lookup(key string, subj *Subject, want Type) *cvariant {
+// lookup evaluates key for subj and returns the variant to serve and its
+// counter, or nil when the caller's default must be served: the forms
+// without Detail use it and skip building one. The caller counts the
+// variant once it serves it.
+func (c *Client) lookup(key string, subj *Subject, want Type) (*cvariant, *counter) {
 	s := c.snap.Load()
 	if s == nil {
 		c.nUnavailable.Add(1)
-		return nil
+		return nil, nil
 	}
 	f := s.index[key]
 	if f == nil {
 		c.nMissing.Add(1)
-		return nil
+		return nil, nil
 	}
 	if want != 0 && f.typ != want {
 		c.nWrongType.Add(1)
-		return nil
+		return nil, nil
 	}
 	e := evaluator{s: s, now: c.now}
 	vi, _, _ := e.eval(f.cflag, subj)
-	f.hits[vi].add()
-	return &f.variants[vi]
+	return &f.variants[vi], f.hits[vi]
 }
 
-// resolve evaluates key for subj. It returns the variant to serve, or nil
-// with the reason the caller's default must be served.
-func (c *Client) resolve(key string, subj *Subject, want Type) (*cvariant, Detail) {
+// resolve evaluates key for subj. It returns the variant to serve and its
+// counter, or nil with the reason the caller's default must be served.
+func (c *Client) resolve(key string, subj *Subject, want Type) (*cvariant, *counter, Detail) {
 	s := c.snap.Load()
 	if s == nil {
 		c.nUnavailable.Add(1)
-		return nil, Detail{Reason: ReasonUnavailable, Err: ErrUnavailable}
+		return nil, nil, Detail{Reason: ReasonUnavailable, Err: ErrUnavailable}
 	}
 	f := s.index[key]
 	if f == nil {
 		c.nMissing.Add(1)
-		return nil, Detail{Reason: ReasonFlagMissing, Err: ErrFlagNotFound}
+		return nil, nil, Detail{Reason: ReasonFlagMissing, Err: ErrFlagNotFound}
 	}
 	if want != 0 && f.typ != want {
 		c.nWrongType.Add(1)
-		return nil, Detail{Reason: ReasonWrongType, Err: ErrWrongType}
+		return nil, nil, Detail{Reason: ReasonWrongType, Err: ErrWrongType}
 	}
 	e := evaluator{s: s, now: c.now}
 	vi, reason, rule := e.eval(f.cflag, subj)
-	f.hits[vi].add()
 	v := &f.variants[vi]
-	return v, Detail{Variant: v.name, Reason: reason, RuleID: rule}
+	return v, f.hits[vi], Detail{Variant: v.name, Reason: reason, RuleID: rule}
 }
 
 // Bool returns the value of the bool flag key for subj, or def when the
 // flag is missing, not a bool flag, or no document is loaded. ctx is
 // accepted for symmetry with other stout APIs; evaluation never blocks.
 func (c *Client) Bool(_ context.Context, key string, subj Subject, def bool) bool {
-	if v := c.lookup(key, &subj, TypeBool); v != nil {
+	if v, n := c.lookup(key, &subj, TypeBool); v != nil {
+		n.add()
 		return v.b
 	}
 	return def
@@ -66,17 +66,19 @@ func (c *Client) Bool(_ context.Context, key string, subj Subject, def bool) boo
 
 // BoolDetail is [Client.Bool] with the [Detail] of the evaluation.
 func (c *Client) BoolDetail(_ context.Context, key string, subj Subject, def bool) (bool, Detail) {
-	v, d := c.resolve(key, &subj, TypeBool)
+	v, n, d := c.resolve(key, &subj, TypeBool)
 	if v == nil {
 		return def, d
 	}
+	n.add()
 	return v.b, d
 }
 
 // String returns the value of the string flag key for subj, or def (see
 // [Client.Bool]).
 func (c *Client) String(_ context.Context, key string, subj Subject, def string) string {
-	if v := c.lookup(key, &subj, TypeString); v != nil {
+	if v, n := c.lookup(key, &subj, TypeString); v != nil {
+		n.add()
 		return v.s
 	}
 	return def
@@ -84,17 +86,19 @@ func (c *Client) String(_ context.Context, key string, subj Subject, def string)
 
 // StringDetail is [Client.String] with the [Detail] of the evaluation.
 func (c *Client) StringDetail(_ context.Context, key string, subj Subject, def string) (string, Detail) {
-	v, d := c.resolve(key, &subj, TypeString)
+	v, n, d := c.resolve(key, &subj, TypeString)
 	if v == nil {
 		return def, d
 	}
+	n.add()
 	return v.s, d
 }
 
 // Int returns the value of the int flag key for subj, or def (see
 // [Client.Bool]).
 func (c *Client) Int(_ context.Context, key string, subj Subject, def int64) int64 {
-	if v := c.lookup(key, &subj, TypeInt); v != nil {
+	if v, n := c.lookup(key, &subj, TypeInt); v != nil {
+		n.add()
 		return v.i
 	}
 	return def
@@ -102,17 +106,19 @@ func (c *Client) Int(_ context.Context, key string, subj Subject, def int64) int
 
 // IntDetail is [Client.Int] with the [Detail] of the evaluation.
 func (c *Client) IntDetail(_ context.Context, key string, subj Subject, def int64) (int64, Detail) {
-	v, d := c.resolve(key, &subj, TypeInt)
+	v, n, d := c.resolve(key, &subj, TypeInt)
 	if v == nil {
 		return def, d
 	}
+	n.add()
 	return v.i, d
 }
 
 // Float returns the value of the float flag key for subj, or def (see
 // [Client.Bool]).
 func (c *Client) Float(_ context.Context, key string, subj Subject, def float64) float64 {
-	if v := c.lookup(key, &subj, TypeFloat); v != nil {
+	if v, n := c.lookup(key, &subj, TypeFloat); v != nil {
+		n.add()
 		return v.f
 	}
 	return def
@@ -120,17 +126,19 @@ func (c *Client) Float(_ context.Context, key string, subj Subject, def float64)
 
 // FloatDetail is [Client.Float] with the [Detail] of the evaluation.
 func (c *Client) FloatDetail(_ context.Context, key string, subj Subject, def float64) (float64, Detail) {
-	v, d := c.resolve(key, &subj, TypeFloat)
+	v, n, d := c.resolve(key, &subj, TypeFloat)
 	if v == nil {
 		return def, d
 	}
+	n.add()
 	return v.f, d
 }
 
 // JSON returns the JSON value of the json flag key for subj, or def (see
 // [Client.Bool]). The returned bytes are shared: do not modify them.
 func (c *Client) JSON(_ context.Context, key string, subj Subject, def json.RawMessage) json.RawMessage {
-	if v := c.lookup(key, &subj, TypeJSON); v != nil {
+	if v, n := c.lookup(key, &subj, TypeJSON); v != nil {
+		n.add()
 		return v.raw
 	}
 	return def
@@ -138,10 +146,11 @@ func (c *Client) JSON(_ context.Context, key string, subj Subject, def json.RawM
 
 // JSONDetail is [Client.JSON] with the [Detail] of the evaluation.
 func (c *Client) JSONDetail(_ context.Context, key string, subj Subject, def json.RawMessage) (json.RawMessage, Detail) {
-	v, d := c.resolve(key, &subj, TypeJSON)
+	v, n, d := c.resolve(key, &subj, TypeJSON)
 	if v == nil {
 		return def, d
 	}
+	n.add()
 	return v.raw, d
 }
 
@@ -158,17 +167,20 @@ func (c *Client) JSONDetail(_ context.Context, key string, subj Subject, def jso
 // types are decoded on every call. When the value does not decode into T
 // the reason is [ReasonWrongType].
 func Value[T any](_ context.Context, c *Client, key string, subj Subject, def T) T {
-	v := c.lookup(key, &subj, 0)
+	v, n := c.lookup(key, &subj, 0)
 	if v == nil {
 		return def
 	}
-	x, _ := convert(c, v, def)
+	x, ok := convert(c, v, def)
+	if ok {
+		n.add()
+	}
 	return x
 }
 
 // ValueDetail is [Value] with the [Detail] of the evaluation.
 func ValueDetail[T any](_ context.Context, c *Client, key string, subj Subject, def T) (T, Detail) {
-	v, d := c.resolve(key, &subj, 0)
+	v, n, d := c.resolve(key, &subj, 0)
 	if v == nil {
 		return def, d
 	}
@@ -176,6 +188,7 @@ func ValueDetail[T any](_ context.Context, c *Client, key string, subj Subject, 
 	if !ok {
 		return def, Detail{Reason: ReasonWrongType, Err: ErrWrongType}
 	}
+	n.add()
 	return x, d
 }
 
