@@ -50,6 +50,7 @@ const (
 	walkLimit        = 20
 	crawlLimit       = 100
 	crawlRate        = 50 // pages per second at most: a polite crawler, under the api's default limit
+	abuserInFlight   = 8  // concurrent requests per abusive client
 )
 
 type gen struct {
@@ -60,8 +61,8 @@ type gen struct {
 
 func newGen(o options) *gen {
 	tr := &http.Transport{
-		MaxIdleConns:        2 * (o.concurrency + o.abusers + 2),
-		MaxIdleConnsPerHost: 2 * (o.concurrency + o.abusers + 2),
+		MaxIdleConns:        2 * (o.concurrency + o.abusers*abuserInFlight + 2),
+		MaxIdleConnsPerHost: 2 * (o.concurrency + o.abusers*abuserInFlight + 2),
 		IdleConnTimeout:     30 * time.Second,
 	}
 	return &gen{o: o, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
@@ -323,28 +324,41 @@ func (g *gen) crawler(ctx context.Context, m mode, res *result) {
 }
 
 // abuser sends abuserRate requests per second from one address, ignoring
-// every 429: one write for every nine reads.
+// every 429: one write for every nine reads. Up to abuserInFlight requests
+// run at once, so that the rate holds even when the api is slow.
 func (g *gen) abuser(ctx context.Context, m mode, a int, res *result) {
 	p := newPicker(int64(g.o.seed)*7919+int64(a), g.users)
 	ip := fmt.Sprintf("203.0.113.%d", a+1)
 	tick := time.NewTicker(time.Second / abuserRate)
 	defer tick.Stop()
+	slots := make(chan struct{}, abuserInFlight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		if i%10 == 9 {
-			id := strconv.FormatInt(p.user(), 10)
-			g.do(ctx, res, epAbuseW, ip, http.MethodPut, "/users/"+id, `{"name":"Spam `+id+`"}`)
-			continue
+		select {
+		case slots <- struct{}{}:
+		default:
+			continue // all in flight: this tick is lost
 		}
-		path := "/users/" + strconv.FormatInt(p.user(), 10)
-		if m == modeNaive {
-			path = "/naive" + path
-		}
-		g.do(ctx, res, epAbusive, ip, http.MethodGet, path, "")
+		id := strconv.FormatInt(p.user(), 10) // the picker is not safe for concurrent use
+		write := i%10 == 9
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if write {
+				g.do(ctx, res, epAbuseW, ip, http.MethodPut, "/users/"+id, `{"name":"Spam `+id+`"}`)
+				return
+			}
+			path := "/users/" + id
+			if m == modeNaive {
+				path = "/naive" + path
+			}
+			g.do(ctx, res, epAbusive, ip, http.MethodGet, path, "")
+		})
 	}
 }
 
