@@ -46,7 +46,47 @@ func differential(t *testing.T, c *Codec, data []byte) bool {
 	checkSame(t, c, a)
 	checkSame(t, c, b.Inners)
 	checkSame(t, c, &b.PMa)
+	if ok {
+		checkMasked(t, c, &b, g)
+	}
 	return ok
+}
+
+// checkMasked encodes v under a mask of some of its top-level fields, chosen by
+// g, and fails unless the output is encoding/json's output of v with only those
+// members, byte for byte and in the same order.
+func checkMasked(t *testing.T, c *Codec, v *Big, g *gen) {
+	t.Helper()
+	full, err := json.Marshal(v)
+	require.NoError(t, err)
+	dec := json.NewDecoder(bytes.NewReader(full))
+	_, err = dec.Token() // {
+	require.NoError(t, err)
+	want := []byte{'{'}
+	var names []string
+	for dec.More() {
+		key, err := dec.Token()
+		require.NoError(t, err)
+		var raw json.RawMessage
+		require.NoError(t, dec.Decode(&raw))
+		if g.byte()%3 != 0 {
+			continue
+		}
+		name := key.(string)
+		names = append(names, "`"+name+"`")
+		if len(want) > 1 {
+			want = append(want, ',')
+		}
+		k, err := json.Marshal(name)
+		require.NoError(t, err)
+		want = append(append(append(want, k...), ':'), raw...)
+	}
+	want = append(want, '}')
+	m, err := ParseLimits(strings.Join(names, ","), Limits{MaxLength: -1, MaxDepth: -1, MaxPaths: -1})
+	require.NoError(t, err)
+	got, err := c.Marshal(v, m)
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got), "mask %s", m)
 }
 
 func TestMarshalMatchesEncodingJSON(t *testing.T) {
