@@ -207,7 +207,7 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
 	sh.mu.Lock()
 	delete(sh.m, key)
 	e.gen = c.gen.Load()
-	if !c.cfg.noL1 {
+	if c.keepL1() {
 		c.l1.Set(key, e)
 	}
 	sh.mu.Unlock()

@@ -248,7 +248,7 @@ func (c *Cache[V]) finish(key string, f *flight[V], e *entry[V], val V, err erro
 	if sh.m[key] == f {
 		delete(sh.m, key)
 		if e != nil && f.gen == c.gen.Load() {
-			if !c.cfg.noL1 {
+			if c.keepL1() {
 				c.l1.Set(key, e)
 			}
 			stored = true

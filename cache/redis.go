@@ -135,6 +135,10 @@ func (o *RedisOptions) validate() error {
 
 // redisLevel is the [shared] level on Redis.
 type redisLevel struct {
+	// listened is set once the invalidation subscription has been made: before,
+	// an invalidation by another instance would not reach this process, so
+	// nothing is kept in process memory (unless Redis is unavailable anyway).
+	listened   atomic.Bool
 	s          *l2.Store
 	client     RedisClient
 	failClosed bool
@@ -171,7 +175,12 @@ func (c *Cache[V]) attachRedis(o *RedisOptions) error {
 			r.heard.Add(1)
 			c.invalidateAllLocal()
 		},
-		OnSubscription: func(bool) { c.invalidateAllLocal() },
+		OnSubscription: func(up bool) {
+			if up {
+				r.listened.Store(true)
+			}
+			c.invalidateAllLocal()
+		},
 		OnBreaker: func(open bool) {
 			if open {
 				c.cfg.logger.Warn("cache: redis circuit breaker opened", "namespace", c.cfg.ns)
@@ -187,6 +196,18 @@ func (c *Cache[V]) attachRedis(o *RedisOptions) error {
 	r.s = s
 	c.l2 = r
 	return nil
+}
+
+// keepL1 reports whether a value may be kept in process memory: not in an L2-only
+// cache, and with Redis not before the invalidation subscription was first made,
+// unless Redis is unavailable (then nothing could be heard anyway, and L1 spares
+// the loader; it is dropped when the subscription comes up).
+func (c *Cache[V]) keepL1() bool {
+	if c.cfg.noL1 {
+		return false
+	}
+	r, ok := c.l2.(*redisLevel)
+	return !ok || r.listened.Load() || !r.s.Available()
 }
 
 // redisErr wraps an error of the level so that it matches ErrRedis and the cause.

@@ -58,6 +58,7 @@ func newRedisCache(t *testing.T, client RedisClient, prefix string, o Options) *
 		return err == nil
 	}, 20*time.Second, 10*time.Millisecond)
 	waitListeners(t, client, r.s.Channel())
+	require.Eventually(t, r.listened.Load, 20*time.Second, time.Millisecond)
 	return c
 }
 
@@ -439,6 +440,64 @@ func TestRedisAcrossInstances(t *testing.T) {
 			assert.Equal(t, uint64(2), st.Redis.Hits+st.Redis.LeaseWaitHits)
 		})
 	})
+}
+
+// heldSubscribe is a client whose SUBSCRIBE waits until release is closed.
+type heldSubscribe struct {
+	*redis.Client
+	release chan struct{}
+}
+
+func (h heldSubscribe) Subscribe(ctx context.Context, channels ...string) *redis.PubSub {
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+	}
+	return h.Client.Subscribe(ctx, channels...)
+}
+
+// TestRedisBeforeSubscription holds an instance between New and its subscription: an
+// invalidation sent then cannot reach it, so it keeps nothing in memory until it
+// listens, and drops what raced in when it starts to.
+func TestRedisBeforeSubscription(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	held := heldSubscribe{Client: srv.Client(t), release: make(chan struct{})}
+	a, err := New[string](Options{Namespace: "user", Redis: &RedisOptions{Client: held, Prefix: srv.Prefix + "stout", Budget: 5 * time.Second}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close() })
+	t.Cleanup(func() {
+		select {
+		case <-held.release:
+		default:
+			close(held.release)
+		}
+	})
+	b := newRedisCache(t, srv.Client(t), srv.Prefix, Options{})
+	src := newSource("v1")
+
+	v, err := a.Get(ctx, "k", src.load)
+	require.NoError(t, err)
+	assert.Equal(t, "k=v1", v)
+	waitFilled(t, a, "k")
+	src.val.Store("v2")
+	require.NoError(t, b.Invalidate(ctx, "k")) // a cannot hear this
+	v, err = a.Get(ctx, "k", src.load)
+	require.NoError(t, err)
+	assert.Equal(t, "k=v2", v, "a kept nothing in memory while it could not hear invalidations")
+	assert.Zero(t, a.Stats().Hits)
+
+	close(held.release)
+	r := a.l2.(*redisLevel)
+	require.Eventually(t, r.listened.Load, 20*time.Second, time.Millisecond)
+	waitFilled(t, a, "k")
+	for range 2 {
+		v, err = a.Get(ctx, "k", src.load)
+		require.NoError(t, err)
+		assert.Equal(t, "k=v2", v)
+	}
+	assert.Equal(t, uint64(1), a.Stats().Hits, "once listening, memory is used again")
 }
 
 func TestRedisOutage(t *testing.T) {

@@ -73,10 +73,11 @@ type Options struct {
 	// OnInvalidateAll, if set, is called when another instance bumped the
 	// namespace version.
 	OnInvalidateAll func(version uint64)
-	// OnSubscription, if set, is called with false when the invalidation
-	// subscription is lost (or cannot be made at start) and with true when it is
-	// back. Invalidations by other instances may be missed in between, so values
-	// held in process memory should be dropped on both edges.
+	// OnSubscription, if set, is called with true when the invalidation
+	// subscription is first made, with false when it is lost (or cannot be made
+	// at start) and with true again when it is back. Invalidations by other
+	// instances may be missed while it is down, so values held in process memory
+	// should be dropped on each edge.
 	OnSubscription func(up bool)
 	// OnBreaker, if set, is called with true when the breaker opens and false when
 	// it closes.

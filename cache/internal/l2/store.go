@@ -101,6 +101,10 @@ func New(o Options) (*Store, error) {
 	return s, nil
 }
 
+// Available reports whether Redis is being called: false while the circuit
+// breaker is open.
+func (s *Store) Available() bool { return s.br.Allow() }
+
 // Close stops the background goroutines and waits for them. It does not close
 // the Redis client. It is idempotent.
 func (s *Store) Close() error {
@@ -286,7 +290,7 @@ func (s *Store) subscriber() {
 	s.ps = ps
 	s.mu.Unlock()
 
-	subscribed, missed := false, false
+	subscribed, missed, first := false, false, true
 	backoff := 10 * time.Millisecond
 	for {
 		msg, err := ps.ReceiveTimeout(s.ctx, subscriberHealth)
@@ -323,13 +327,13 @@ func (s *Store) subscriber() {
 			}
 			subscribed = true
 			if missed {
-				missed = false
 				s.st.resubscribes.Add(1)
 				s.staleVersion()
-				if s.o.OnSubscription != nil {
-					s.o.OnSubscription(true)
-				}
 			}
+			if (missed || first) && s.o.OnSubscription != nil {
+				s.o.OnSubscription(true)
+			}
+			missed, first = false, false
 		case *redis.Message:
 			s.handle(m.Payload)
 		}

@@ -564,16 +564,19 @@ func TestOutage(t *testing.T) {
 	lost.Add(1)
 	back.Add(1)
 	var onceLost, onceBack sync.Once
+	var wasLost atomic.Bool
 	budget := 100 * time.Millisecond
 	s := newStore(t, c, srv.Prefix, Options{
 		Budget:               budget,
 		BreakerFailures:      3,
 		BreakerProbeInterval: 20 * time.Millisecond,
 		OnSubscription: func(up bool) {
-			if up {
-				onceBack.Do(back.Done)
-			} else {
+			switch {
+			case !up:
+				wasLost.Store(true)
 				onceLost.Do(lost.Done)
+			case wasLost.Load():
+				onceBack.Do(back.Done)
 			}
 		},
 	})
