@@ -263,3 +263,34 @@ func TestPollJitter(t *testing.T) {
 	assert.Less(t, lo, 820*time.Millisecond, "the jitter spreads over the whole ±20%")
 	assert.Greater(t, hi, 1180*time.Millisecond)
 }
+
+// TestRedisPubSubAfterRestart: the subscription comes back by itself after
+// Redis restarts, so changes keep arriving in milliseconds without waiting
+// for the (here hour-long) poll.
+func TestRedisPubSubAfterRestart(t *testing.T) {
+	srv := redistest.StartOwned(t)
+	rdb := fastClient(srv)
+	defer rdb.Close()
+	key := srv.Key("flags")
+	ctx := context.Background()
+	publish(t, rdb, key, docV1)
+	c, err := New(ctx, RedisSource(rdb, key, &RedisOptions{PollInterval: time.Hour, Timeout: 300 * time.Millisecond}), nil)
+	require.NoError(t, err)
+	defer c.Close()
+	require.Equal(t, StateOK, c.Status().State)
+
+	srv.Stop(t)
+	srv.Restart(t)
+	// PUBLISH returns the number of subscribers: wait for the client's
+	// subscription to be restored.
+	require.Eventually(t, func() bool {
+		n, err := rdb.Publish(ctx, RedisChannel(key), "ping").Result()
+		return err == nil && n == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	ch := events(c)
+	publish(t, rdb, key, docV2)
+	ev := waitEvent(t, ch, 5*time.Second)
+	assert.Equal(t, int64(2), ev.Version)
+	assert.Equal(t, "Y", c.String(ctx, "b", Subject{}, ""))
+	assert.Equal(t, StateOK, c.Status().State)
+}
