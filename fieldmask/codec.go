@@ -31,7 +31,9 @@ type Policy struct {
 	// permission when [ValidateOptions.Allow] returns true for it.
 	OptIn map[string]string
 	// Default is the mask (in the package grammar) used for this type when a
-	// request names no fields; empty means "*".
+	// request names no fields; empty means "*". It is the server's own mask:
+	// an opt-in field it names is written for every caller, whatever their
+	// permissions.
 	Default string
 }
 

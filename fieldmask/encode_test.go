@@ -388,16 +388,23 @@ func TestPlanCacheBounded(t *testing.T) {
 		distinct++
 	}
 	require.Greater(t, distinct, 100*size)
+	assertCachesWithin(t, c, size)
+	// Whole-value encoders are per type, not per mask.
+	c.mu.Lock()
+	assert.Less(t, len(c.whole), 40)
+	c.mu.Unlock()
+}
+
+// assertCachesWithin fails unless each cache of c holds at most size entries
+// once its pending maintenance has run.
+func assertCachesWithin(t *testing.T, c *Codec, size int) {
+	t.Helper()
 	c.plans.CleanUp()
 	c.parsed.CleanUp()
 	c.validated.CleanUp()
 	assert.LessOrEqual(t, c.plans.EstimatedSize(), size)
 	assert.LessOrEqual(t, c.parsed.EstimatedSize(), size)
 	assert.LessOrEqual(t, c.validated.EstimatedSize(), size)
-	// Whole-value encoders are per type, not per mask.
-	c.mu.Lock()
-	assert.Less(t, len(c.whole), 40)
-	c.mu.Unlock()
 }
 
 // A concurrent flood of distinct client masks through a Codec with tiny caches:
@@ -447,12 +454,7 @@ func TestPlanCacheBoundedConcurrent(t *testing.T) {
 		total += <-done
 	}
 	require.Equal(t, 1<<10-1, total)
-	c.plans.CleanUp()
-	c.parsed.CleanUp()
-	c.validated.CleanUp()
-	assert.LessOrEqual(t, c.plans.EstimatedSize(), size)
-	assert.LessOrEqual(t, c.parsed.EstimatedSize(), size)
-	assert.LessOrEqual(t, c.validated.EstimatedSize(), size)
+	assertCachesWithin(t, c, size)
 }
 
 func TestMarshalConcurrent(t *testing.T) {

@@ -155,6 +155,21 @@ func TestDefaultMask(t *testing.T) {
 	assert.False(t, d.Has("token"))
 	assert.False(t, d.Has("phone"))
 	assert.True(t, d.Has("name"))
+
+	// A default is the server's mask: an opt-in field it names is written for
+	// every caller; a client mask naming the same field is not enough.
+	c, err = New(&Options{Policies: map[reflect.Type]Policy{
+		reflect.TypeFor[pAccount](): {OptIn: map[string]string{"api_key": "admin"}, Default: "id,api_key"},
+	}})
+	require.NoError(t, err)
+	d, err = c.Default(reflect.TypeFor[pAccount]())
+	require.NoError(t, err)
+	b, err = c.Marshal(&pAccount{ID: "a", APIKey: "KEY"}, d)
+	require.NoError(t, err)
+	assert.Equal(t, `{"id":"a","api_key":"KEY"}`, string(b))
+	b, err = c.Marshal(&pAccount{ID: "a", APIKey: "KEY"}, MustParse("id,api_key"))
+	require.NoError(t, err)
+	assert.Equal(t, `{"id":"a"}`, string(b))
 }
 
 func TestPolicyErrors(t *testing.T) {
