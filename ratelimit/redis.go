@@ -237,12 +237,24 @@ func (r *Redis) ReserveN(ctx context.Context, key string, n int) (*Reservation, 
 func (r *Redis) Wait(ctx context.Context, key string) error { return r.WaitN(ctx, key, 1) }
 
 // WaitN blocks until n units are available for key and spends them: one
-// round trip books the slot, then it sleeps locally. See [Limiter].
+// round trip books the slot, then it sleeps locally. See [Limiter]. The
+// booking round trip (and ReserveN's) runs to the budget even if ctx ends
+// during it, so that a slot booked at that moment is given back rather than
+// left spent.
 func (r *Redis) WaitN(ctx context.Context, key string, n int) error {
 	return waitN(ctx, key, n, r.reserve)
 }
 
 func (r *Redis) reserve(ctx context.Context, key string, n int, maxWait time.Duration) (*Reservation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.budget >= 0 {
+		// A booking made as ctx ends must still come back, so that WaitN
+		// can refund it: abandoning the round trip would leave it spent.
+		// The budget still bounds the call.
+		ctx = context.WithoutCancel(ctx)
+	}
 	d, b, err := r.take(ctx, key, n, max(int64(maxWait/time.Microsecond), 0))
 	if err != nil {
 		return nil, err

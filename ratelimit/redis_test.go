@@ -584,3 +584,46 @@ func TestRedisCloseUnderTraffic(t *testing.T) {
 		assert.True(t, d.Allowed)
 	}
 }
+
+// cancelAtReply is a client whose caller gives up just as Redis answers a
+// script: the script ran, but a client that honours ctx reports ctx's
+// error.
+type cancelAtReply struct {
+	*redis.Client
+	cancel context.CancelFunc
+}
+
+func (c cancelAtReply) at(ctx context.Context, cmd *redis.Cmd) *redis.Cmd {
+	c.cancel()
+	if ctx.Err() != nil {
+		cmd.SetErr(ctx.Err())
+	}
+	return cmd
+}
+
+func (c cancelAtReply) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	return c.at(ctx, c.Client.EvalSha(ctx, sha, keys, args...))
+}
+
+func (c cancelAtReply) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	return c.at(ctx, c.Client.Eval(ctx, script, keys, args...))
+}
+
+// TestRedisWaitCancelledDuringBooking: a Wait whose ctx ends while its
+// booking is on the wire gives the booking back. Abandoning the round trip
+// left the slot spent (TestRedisReserve/wait_cancelled_refunds caught it as
+// a flake).
+func TestRedisWaitCancelledDuringBooking(t *testing.T) {
+	s := redistest.Start(t)
+	c := s.Client(t)
+	ctx := context.Background()
+	l := Limit{Rate: 1, Burst: 1}
+	plain := newRedis(t, c, l, &RedisOptions{Prefix: s.Key("wcb")})
+	require.NoError(t, plain.Wait(ctx, "k"))
+	cctx, cancel := context.WithCancel(ctx)
+	r := newRedis(t, cancelAtReply{Client: c, cancel: cancel}, l, &RedisOptions{Prefix: s.Key("wcb")})
+	require.ErrorIs(t, r.Wait(cctx, "k"), context.Canceled)
+	d, err := plain.Peek(ctx, "k")
+	require.NoError(t, err)
+	assert.LessOrEqual(t, d.ResetAfter, time.Second, "the booking made as ctx ended was refunded")
+}
