@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${SMOKE_DURATION:-5s}"
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/stout-smoke.XXXXXX")
 api_pid=""
 cleanup() {
 	if [ -n "$api_pid" ] && kill -0 "$api_pid" 2>/dev/null; then
