@@ -21,12 +21,15 @@ trap cleanup EXIT
 go build -o "$work/api" ./examples/api
 go build -o "$work/loadgen" ./examples/loadgen
 
-# Port 0: the kernel picks a free loopback port and the api logs it.
+# Port 0: the kernel picks a free loopback port and the api logs it. The log
+# exists before the api starts: the background redirection opens it
+# asynchronously, and reading a missing file would end the script.
+: >"$work/api.log"
 "$work/api" -addr 127.0.0.1:0 -trust-loopback-proxy -latency 2ms 2>"$work/api.log" &
 api_pid=$!
 addr=""
 for _ in $(seq 1 150); do
-	addr=$(sed -n 's/.*msg=listening addr=\([0-9.:]*\).*/\1/p' "$work/api.log" | head -n 1)
+	addr=$(sed -n 's/.*msg=listening addr=\([0-9.:]*\).*/\1/p' "$work/api.log" | head -n 1) || true
 	[ -n "$addr" ] && break
 	kill -0 "$api_pid" 2>/dev/null || break
 	sleep 0.1
