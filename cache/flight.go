@@ -20,6 +20,7 @@ type flight[V any] struct {
 	done chan struct{} // closed once val and err are set
 	gen  uint64        // generation read before the load started
 	bg   bool          // a background refresh: no caller reports its error
+	made int64         // for a refresh: when the entry it refreshes was made
 	val  V
 	err  error
 }
@@ -106,14 +107,14 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 
 // refresh starts a background load of key under generation gen, unless a load of the key
 // is in flight or the generation has moved. It reports whether it started one.
-func (c *Cache[V]) refresh(ctx context.Context, key string, gen uint64, load Loader[V]) bool {
+func (c *Cache[V]) refresh(ctx context.Context, key string, gen uint64, made int64, load Loader[V]) bool {
 	sh := c.shard(key)
 	sh.mu.Lock()
 	if f := sh.m[key]; (f != nil && f.gen == gen) || c.gen.Load() != gen {
 		sh.mu.Unlock()
 		return false
 	}
-	f := &flight[V]{done: make(chan struct{}), gen: gen, bg: true}
+	f := &flight[V]{done: make(chan struct{}), gen: gen, bg: true, made: made}
 	sh.m[key] = f
 	sh.mu.Unlock()
 	if !c.spawn(func() { c.runOne(ctx, key, f, load, nil) }) {
@@ -177,7 +178,15 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 		default:
 			l = pre.l
 		}
-		if e := c.sharedHit(l); e != nil {
+		e := c.sharedHit(l)
+		if e != nil && f.bg && e.made <= f.made {
+			// A refresh that finds the value it refreshes (or an older one) in the shared
+			// level recomputes it, and replaces it only while it is still there.
+			if fill = c.refill(key, l); fill != nil {
+				e = nil
+			}
+		}
+		if e != nil {
 			e.gen = f.gen
 			v, err := e.result()
 			c.finish(key, f, e, v, err)
@@ -188,7 +197,9 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 			c.finish(key, f, nil, zero, err)
 			return
 		}
-		fill = l.fill
+		if fill == nil {
+			fill = l.fill
+		}
 		if fill == nil {
 			fill = c.unusable(ctx, key, l) // a value the codec cannot read: replace it
 		}

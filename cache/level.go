@@ -80,6 +80,22 @@ type reclaimer interface {
 	reclaim(ctx context.Context, key string, rec record) filler
 }
 
+// refiller is a shared level that can replace a record it returned as a hit with a
+// recomputed one, only while the record is still there, without holding back other
+// readers meanwhile: what a background refresh of a value needs.
+type refiller interface {
+	refill(key string, rec record) filler
+}
+
+// refill returns the filler that replaces the hit l after a refresh, or nil.
+func (c *Cache[V]) refill(key string, l lookup) filler {
+	r, ok := c.l2.(refiller)
+	if !ok || !l.hit || l.err != nil {
+		return nil
+	}
+	return r.refill(key, l.rec)
+}
+
 // unusable returns the filler for a hit the cache could not use, or nil.
 func (c *Cache[V]) unusable(ctx context.Context, key string, l lookup) filler {
 	r, ok := c.l2.(reclaimer)

@@ -222,6 +222,18 @@ func toRecord(e l2.Entry) record {
 	return record{gen: e.Gen, negative: e.Negative, created: e.Created, softExpiry: e.SoftExpiry, delta: e.Delta, payload: e.Payload, src: e}
 }
 
+func (r *redisLevel) refill(key string, rec record) filler {
+	e, ok := rec.src.(l2.Entry)
+	if !ok {
+		return nil
+	}
+	f := r.s.Refill(key, e)
+	if !f.Writes() {
+		return nil
+	}
+	return redisFill{s: r.s, f: f}
+}
+
 func (r *redisLevel) reclaim(ctx context.Context, key string, rec record) filler {
 	e, ok := rec.src.(l2.Entry)
 	if !ok {

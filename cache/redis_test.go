@@ -53,10 +53,7 @@ func newRedisCache(t *testing.T, client RedisClient, prefix string, o Options) *
 	o.Redis = &ro
 	c := newTest[string](t, o)
 	r := c.l2.(*redisLevel)
-	require.Eventually(t, func() bool {
-		_, err := r.s.Version(context.Background())
-		return err == nil
-	}, 20*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return r.s.Stats().Version != 0 }, 20*time.Second, time.Millisecond)
 	waitListeners(t, client, r.s.Channel())
 	require.Eventually(t, r.listened.Load, 20*time.Second, time.Millisecond)
 	return c
@@ -421,6 +418,33 @@ func TestRedisAcrossInstances(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, map[string]string{"one": "one=v", "many": "many=v"}, m)
 			assert.Equal(t, uint64(2), a.Stats().Redis.Corrupt)
+		})
+
+		t.Run("an early refresh recomputes the shared value", func(t *testing.T) {
+			ns := prefix + "j:"
+			clock := newFakeClock()
+			a := newRedisCache(t, newClient(), ns, Options{Clock: clock, TTL: 10 * time.Second, Jitter: -1})
+			a.rand = func() float64 { return 0.99 } // XFetch draws u = 1-0.99: it fires well before expiry
+			var n atomic.Int64
+			load := func(ctx context.Context, key string) (string, error) {
+				clock.Advance(time.Second) // the load takes a second: XFetch's delta
+				return "v" + strconv.FormatInt(n.Add(1), 10), nil
+			}
+			v, err := a.Get(ctx, "k", load)
+			require.NoError(t, err)
+			assert.Equal(t, "v1", v)
+			waitFilled(t, a, "k")
+			clock.Advance(9500 * time.Millisecond) // half a second before expiry
+			v, err = a.Get(ctx, "k", load)
+			require.NoError(t, err)
+			assert.Equal(t, "v1", v, "the current value is served while the refresh runs")
+			r := a.l2.(*redisLevel)
+			require.Eventually(t, func() bool {
+				e, hit, _, err := r.s.Get(ctx, "k")
+				return err == nil && hit && string(e.Payload) == `"v2"`
+			}, 20*time.Second, 5*time.Millisecond, "the refresh replaced the value in Redis")
+			assert.Equal(t, int64(2), n.Load())
+			assert.Equal(t, uint64(1), a.Stats().EarlyRefreshes)
 		})
 
 		t.Run("L2 only", func(t *testing.T) {

@@ -35,8 +35,9 @@ return v`)
 type Fill struct {
 	key   string // Redis data key
 	ver   uint64 // namespace version read before the load
-	lease string // placeholder value of our lease; "" for an unfenced write
+	lease string // placeholder value of our lease, or the bytes a refill replaces; "" for an unfenced write
 	write bool
+	keep  bool // a refill: Release leaves the key alone
 }
 
 // Leased reports whether the fill holds a lease: its [Store.Put] succeeds only
@@ -293,10 +294,22 @@ func (s *Store) Put(ctx context.Context, f Fill, e Entry, ttl time.Duration) (bo
 	return true, nil
 }
 
+// Refill returns a fill that replaces e, a value [Store.Get] returned, with a
+// recomputed one, only while the key still holds exactly e's bytes (an
+// invalidation, a Set or another refresh in between makes its Put fail). It
+// takes no lease, so other readers keep getting e meanwhile: what a background
+// refresh before expiry needs. Its [Store.Release] leaves the key alone.
+func (s *Store) Refill(key string, e Entry) Fill {
+	if e.raw == nil {
+		return Fill{}
+	}
+	return Fill{key: s.ks.data(e.Gen, key), ver: e.Gen, lease: string(e.raw), write: true, keep: true}
+}
+
 // Release gives up f's lease (after a failed load), so waiters need not wait for
 // it to expire. It is a no-op for a fill without a lease.
 func (s *Store) Release(ctx context.Context, f Fill) error {
-	if f.lease == "" || !s.allow() {
+	if f.lease == "" || f.keep || !s.allow() {
 		return nil
 	}
 	cctx, cancel := s.budget(ctx)
