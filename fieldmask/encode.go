@@ -185,7 +185,11 @@ func (c *Codec) compile(t reflect.Type, n *node, addr, bound bool) (*encoder, er
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cp := &compiler{c: c, bound: bound, memo: map[compileKey]*encoder{}}
-	return cp.compile(t, n, addr)
+	e, err := cp.compile(t, n, addr)
+	if err != nil {
+		cp.forget()
+	}
+	return e, err
 }
 
 type compileKey struct {
@@ -199,6 +203,15 @@ type compiler struct {
 	c     *Codec
 	bound bool
 	memo  map[compileKey]*encoder
+	added []wholeKey // entries this compilation put in c.whole
+}
+
+// forget removes what a failed compilation put in c.whole: an entry built
+// during it may refer to the encoder that failed, which has no function.
+func (cp *compiler) forget() {
+	for _, k := range cp.added {
+		delete(cp.c.whole, k)
+	}
 }
 
 func (cp *compiler) compile(t reflect.Type, n *node, addr bool) (*encoder, error) {
@@ -227,9 +240,9 @@ func (cp *compiler) whole(t reflect.Type, addr bool) (*encoder, error) {
 	}
 	e := &encoder{}
 	cp.c.whole[k] = e
+	cp.added = append(cp.added, k)
 	fn, err := cp.build(t, leafNode, addr)
 	if err != nil {
-		delete(cp.c.whole, k)
 		return nil, err
 	}
 	e.fn = fn
@@ -578,10 +591,12 @@ func (c *Codec) wholeEncoder(t reflect.Type) (*encoder, error) {
 	defer c.mu.Unlock()
 	cp := &compiler{c: c, memo: map[compileKey]*encoder{}}
 	e, err := cp.whole(t, false)
-	if err == nil {
-		c.dynamic.Store(t, e)
+	if err != nil {
+		cp.forget()
+		return nil, err
 	}
-	return e, err
+	c.dynamic.Store(t, e)
+	return e, nil
 }
 
 type mapEntry struct {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type edgeText struct{ X int }
@@ -152,4 +153,37 @@ func TestMarshalEdgeCases(t *testing.T) {
 		})
 	}
 	assert.Equal(t, 4, failing, "the NaN, +Inf and two unsupported-key cases fail, the rest encode")
+}
+
+// brokenText has a bad fieldmask tag, and a pointer-receiver MarshalJSON, so it
+// is compiled as a struct (and fails) only where it is not addressable.
+type brokenText struct {
+	X int `fieldmask:"bogus"`
+}
+
+func (*brokenText) MarshalJSON() ([]byte, error) { return []byte("1"), nil }
+
+type brokenHolder struct {
+	M map[string]brokenHolder // compiled while brokenHolder is
+	B brokenText
+}
+
+// A compilation that fails leaves no encoder behind that refers to the one that
+// failed: encoding the same types again reports the error instead of crashing.
+func TestFailedCompileLeavesNothingBroken(t *testing.T) {
+	t.Parallel()
+	c := MustNew(nil)
+	for range 2 {
+		_, err := c.Marshal(brokenHolder{}, All())
+		require.ErrorContains(t, err, `unknown fieldmask tag "bogus"`)
+		_, err = c.Marshal(map[string]brokenHolder{"a": {}}, All())
+		require.ErrorContains(t, err, `unknown fieldmask tag "bogus"`)
+		_, err = c.Marshal([]any{brokenHolder{}}, All())
+		require.ErrorContains(t, err, `unknown fieldmask tag "bogus"`)
+		_, err = c.Marshal(map[string]brokenHolder{"a": {}}, MustParse("M"))
+		require.ErrorContains(t, err, `unknown fieldmask tag "bogus"`)
+	}
+	b, err := c.Marshal(&struct{ B brokenText }{}, All()) // addressable: MarshalJSON, no struct
+	require.NoError(t, err)
+	assert.Equal(t, `{"B":1}`, string(b))
 }
