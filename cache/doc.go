@@ -140,6 +140,14 @@
 //     only by the namespace version: a load that straddles an Invalidate can write its old
 //     value back, as in most caches. Keep leases on unless the loader is very slow.
 //
+// Early refresh and stale-while-revalidate work across instances: a background refresh
+// that finds in Redis the value it refreshes recomputes it and replaces it with a
+// compare-and-set over exactly those bytes, taking no lease, so the other instances keep
+// reading the current value meanwhile. A value past its soft expiry in Redis is a miss
+// whose lease holder refills it while the others wait for it. An instance keeps nothing in
+// process memory until its invalidation subscription is up (unless Redis is unavailable),
+// so an invalidation sent while it starts is not lost for it.
+//
 // Stampedes across instances: the instance holding a key's lease loads it; the others
 // wait for its value, polling with backoff, for up to [RedisOptions.LeaseWait], then load
 // it themselves without writing. So N instances with M goroutines each on one cold key run
