@@ -57,3 +57,36 @@ func TestPickerSpreadsAndStaysInRange(t *testing.T) {
 	assert.Greater(t, top, 500, "zipf: the most popular user gets a large share")
 	assert.Greater(t, len(seen), 100, "and the tail is long")
 }
+
+func TestCheckProblems(t *testing.T) {
+	o := options{abusers: 2}
+	healthy := func() *result {
+		r := newResult(modeStout, o)
+		r.setStats(&apiStats{Cache: map[string]cacheStats{"user": {}}}, &apiStats{Cache: map[string]cacheStats{"user": {Hits: 10, Misses: 2}}})
+		r.record(epRead, "10.1.0.1", 200, time.Millisecond)
+		r.record(epAbusive, "203.0.113.1", 429, time.Millisecond)
+		r.record(epAbusive, "203.0.113.2", 429, time.Millisecond)
+		r.readBack()
+		return r
+	}
+	require.Empty(t, healthy().problems(o))
+
+	for name, spoil := range map[string]func(r *result){
+		"5xx":             func(r *result) { r.record(epRead, "10.1.0.2", 503, time.Millisecond) },
+		"stale read":      func(r *result) { r.stale("5", "a", "b", "") },
+		"transport error": func(r *result) { r.transportError(epRead, assert.AnError) },
+		"no cache hits":   func(r *result) { r.after.Cache["user"] = cacheStats{} },
+		"abuser not limited": func(r *result) {
+			r.clients[clientClass("203.0.113.2")] = &clientCount{requests: 5}
+		},
+		"well-behaved limited": func(r *result) {
+			for range 5 {
+				r.record(epRead, "10.1.0.3", 429, time.Millisecond)
+			}
+		},
+	} {
+		r := healthy()
+		spoil(r)
+		assert.NotEmpty(t, r.problems(o), name)
+	}
+}
