@@ -67,10 +67,11 @@ func (e *RequestError) Unwrap() []error {
 
 // FromRequest reads the mask of a request from its query: the `fields`
 // parameter, or the type's default mask ([Policy.Default], else "*") when it is
-// absent or empty, plus the paths of the `include` parameter. A parameter given
-// several times is read as one comma-separated list. With o.Codec and o.Type set,
-// both are validated (every bad path reported, offsets relative to the
-// parameter's value) and the result is bound to the type.
+// absent or blank, plus the paths of the `include` parameter. A parameter given
+// several times is read as one comma-separated list of its non-blank values.
+// With o.Codec and o.Type set, both are validated (every bad path reported,
+// offsets relative to the parameter's value, or to that list) and the result is
+// bound to the type.
 func FromRequest(r *http.Request, o *RequestOptions) (Mask, error) {
 	if o == nil {
 		o = &RequestOptions{}
@@ -92,8 +93,8 @@ func FromRequest(r *http.Request, o *RequestOptions) (Mask, error) {
 	validated := o.Codec != nil && o.Type != nil
 	var re RequestError
 	read := func(param string) (Mask, bool) {
-		s := strings.Join(q[param], ",")
-		if strings.TrimSpace(s) == "" {
+		s := joinValues(q[param])
+		if s == "" {
 			return Mask{}, false
 		}
 		m, err := parse(s)
@@ -133,6 +134,28 @@ func FromRequest(r *http.Request, o *RequestOptions) (Mask, error) {
 		return o.Codec.Validate(o.Type, m, &ValidateOptions{Lenient: true, Allow: o.Validate.Allow})
 	}
 	return m, nil
+}
+
+// joinValues joins the values of a repeated parameter with commas, leaving out
+// blank ones (so fields=&fields=id is fields=id); "" when all are blank.
+func joinValues(vs []string) string {
+	if len(vs) == 1 {
+		if strings.TrimSpace(vs[0]) == "" {
+			return ""
+		}
+		return vs[0]
+	}
+	var b strings.Builder
+	for _, v := range vs {
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(v)
+	}
+	return b.String()
 }
 
 // problem is the RFC 9457 body written by WriteError.

@@ -21,10 +21,13 @@ func TestFromRequest(t *testing.T) {
 		query string
 		want  string
 	}{
-		{"", "id,plan,settings"},                        // the type's default
-		{"fields=", "id,plan,settings"},                 // empty is absent
-		{"fields=id,email", "email,id"},                 // as asked
-		{"fields=id&fields=email", "email,id"},          // repeated parameters join
+		{"", "id,plan,settings"},                // the type's default
+		{"fields=", "id,plan,settings"},         // empty is absent
+		{"fields=id,email", "email,id"},         // as asked
+		{"fields=id&fields=email", "email,id"},  // repeated parameters join
+		{"fields=&fields=id&fields=+", "id"},    // blank values are left out
+		{"fields=&fields=", "id,plan,settings"}, // all blank is absent
+		{"fields=id&include=&include=members", "id,members"},
 		{"include=members", "id,members,plan,settings"}, // default plus include
 		{"fields=id&include=api_key,members{name}", "api_key,id,members.name"},
 		{"fields=*&include=owner.api_key", "*,owner{*,api_key}"},
