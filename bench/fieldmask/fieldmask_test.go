@@ -133,6 +133,9 @@ func TestSameOutput(t *testing.T) {
 	if json.Unmarshal(got, &x) != nil || json.Unmarshal(other, &y) != nil || !reflect.DeepEqual(x, y) {
 		t.Fatalf("masked outputs differ:\n%s\n%s", got, other)
 	}
+	if len(x) != 3 {
+		t.Fatalf("masked output has %d fields, want 3 of the 20: %s", len(x), got)
+	}
 }
 
 // BenchmarkMasked encodes 3 of the 20 fields; impl=encoding-json encodes the whole
