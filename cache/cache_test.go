@@ -222,7 +222,7 @@ func TestLoaderPanic(t *testing.T) {
 					require.ErrorAs(t, err, &pe)
 					assert.Equal(t, pv, pe.Value)
 					assert.Contains(t, string(pe.Stack), "TestLoaderPanic")
-					if pv == errBoom {
+					if pe, ok := pv.(error); ok && errors.Is(pe, errBoom) {
 						assert.ErrorIs(t, err, errBoom)
 					}
 				}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -122,13 +123,36 @@ func (c *Cache[V]) toRecord(e *entry[V]) (record, time.Duration, error) {
 		ttl = time.Duration(e.life())
 	}
 	if !e.neg {
-		b, err := c.cfg.codec.Marshal(e.value)
+		b, err := c.encode(e.value)
 		if err != nil {
 			return rec, 0, err
 		}
 		rec.payload = b
 	}
 	return rec, ttl, nil
+}
+
+// encode runs the codec's Marshal; a panic in it is an error, so that a failed encoding is
+// a failed write and never ends the caller or a flight.
+func (c *Cache[V]) encode(v V) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("cache: codec Marshal panicked: %v", r)
+		}
+	}()
+	return c.cfg.codec.Marshal(v)
+}
+
+// decode runs the codec's Unmarshal of bytes read from the shared level. It reports false
+// when they cannot be decoded, a panic of the codec included: such a value is a miss that
+// the fill overwrites, never a panic up a Get or a flight left unfinished.
+func (c *Cache[V]) decode(b []byte, v *V) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+		}
+	}()
+	return c.cfg.codec.Unmarshal(b, v) == nil
 }
 
 // fromRecord decodes a record of the shared level into an L1 entry of generation gen.
@@ -144,7 +168,7 @@ func (c *Cache[V]) fromRecord(rec record, gen uint64, now int64) (*entry[V], boo
 	}
 	e := &entry[V]{neg: rec.negative, gen: gen, made: rec.created, delta: rec.delta, fresh: fresh}
 	if !rec.negative {
-		if err := c.cfg.codec.Unmarshal(rec.payload, &e.value); err != nil {
+		if !c.decode(rec.payload, &e.value) {
 			return nil, false
 		}
 	}

@@ -635,3 +635,57 @@ func (h *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 func (h *tripCounter) reset() { h.trips.Store(0); h.cmds.Store(0) }
 
 func (h *tripCounter) get() (trips, cmds int64) { return h.trips.Load(), h.cmds.Load() }
+
+// panicCodec is JSONCodec whose Unmarshal (and, when marshal is set, Marshal) panics, as a
+// hand-written codec may on bytes it does not expect.
+type panicCodec struct{ marshal bool }
+
+func (p panicCodec) Marshal(v any) ([]byte, error) {
+	if p.marshal {
+		panic("encoder bug")
+	}
+	return JSONCodec{}.Marshal(v)
+}
+
+func (panicCodec) Unmarshal([]byte, any) error { panic("decoder bug") }
+
+// A codec that panics on a value from Redis makes it a miss that the load overwrites, and
+// one that panics on encoding makes a failed write: neither reaches the caller or leaves
+// the key's flight unfinished.
+func TestRedisCodecPanic(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	t.Run("decode", func(t *testing.T) {
+		a := newRedisCache(t, srv.Client(t), srv.Prefix+"d:", Options{})
+		b := newRedisCache(t, srv.Client(t), srv.Prefix+"d:", Options{Codec: panicCodec{}})
+		require.NoError(t, a.Set(ctx, "k", "k=v1"))
+		db := newSource("v2")
+		for i := range 2 {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			var (
+				v   string
+				err error
+			)
+			require.NotPanics(t, func() { v, err = b.Get(cctx, "k", db.load) })
+			cancel()
+			require.NoError(t, err, "Get %d", i)
+			require.Equal(t, "k=v2", v)
+		}
+		require.Equal(t, int64(1), db.loads.Load())
+	})
+	t.Run("encode", func(t *testing.T) {
+		c := newRedisCache(t, srv.Client(t), srv.Prefix+"e:", Options{Codec: panicCodec{marshal: true}})
+		var err error
+		require.NotPanics(t, func() { err = c.Set(ctx, "k", "k=v1") })
+		require.Error(t, err)
+		db := newSource("v2")
+		for range 2 {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			var v string
+			require.NotPanics(t, func() { v, err = c.Get(cctx, "k", db.load) })
+			cancel()
+			require.NoError(t, err)
+			require.Equal(t, "k=v2", v)
+		}
+	})
+}
