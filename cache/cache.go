@@ -195,23 +195,45 @@ func (c *Cache[V]) serve(ctx context.Context, key string, e *entry[V], now int64
 // get the value it loads, but that value is not cached over v.
 func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
 	e := c.newEntry(v, false, 0, c.now(), 0)
-	var err error
-	if c.l2 != nil {
-		rec, ttl, encErr := c.toRecord(e)
-		if encErr != nil {
-			return fmt.Errorf("cache: encode value of %q: %w", key, encErr)
-		}
-		err = c.l2.set(ctx, key, rec, ttl)
-	}
 	sh := c.shard(key)
-	sh.mu.Lock()
-	delete(sh.m, key)
-	e.gen = c.gen.Load()
-	if c.keepL1() {
-		c.l1.Set(key, e)
+	if c.l2 == nil {
+		sh.mu.Lock()
+		delete(sh.m, key)
+		e.gen = c.gen.Load()
+		if c.keepL1() {
+			c.l1.Set(key, e)
+		}
+		sh.mu.Unlock()
+		return nil
 	}
+	rec, ttl, encErr := c.toRecord(e)
+	if encErr != nil {
+		return fmt.Errorf("cache: encode value of %q: %w", key, encErr)
+	}
+	// The write to the shared level is fenced like a load: a marker flight (which Gets of
+	// key meanwhile join, and which hands them v) detaches any load in flight, and v goes
+	// into L1 only while the marker is still attached and the generation has not moved.
+	// An invalidation heard from another instance during the write therefore wins.
+	sh.mu.Lock()
+	f := &flight[V]{done: make(chan struct{}), gen: c.gen.Load()}
+	sh.m[key] = f
 	sh.mu.Unlock()
-	return err
+	e.gen = f.gen
+	defer func() {
+		sh.mu.Lock()
+		if sh.m[key] == f {
+			delete(sh.m, key)
+			if f.gen == c.gen.Load() && c.keepL1() {
+				c.l1.Set(key, e)
+			}
+		} else {
+			c.l1.Invalidate(key) // whatever L1 holds predates the invalidation
+		}
+		f.val = v
+		close(f.done)
+		sh.mu.Unlock()
+	}()
+	return c.l2.set(ctx, key, rec, ttl)
 }
 
 // Invalidate removes key. A load of key in flight is detached: its callers get the value it

@@ -689,3 +689,64 @@ func TestRedisCodecPanic(t *testing.T) {
 		}
 	})
 }
+
+// holdSet blocks, once armed, the pipeline of a Set (SET + PUBLISH) after it ran, until
+// release is closed.
+type holdSet struct {
+	armed   atomic.Bool
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (h *holdSet) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *holdSet) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *holdSet) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if len(cmds) == 2 && cmds[0].Name() == "set" && cmds[1].Name() == "publish" && h.armed.CompareAndSwap(true, false) {
+			close(h.reached)
+			<-h.release
+		}
+		return err
+	}
+}
+
+// An invalidation by another instance that lands after a Set reached Redis but before the
+// Set stored its value in L1 wins: the instance does not keep serving the value from L1.
+func TestRedisSetFencedAgainstRemoteInvalidation(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		invalidate func(c *Cache[string]) error
+	}{
+		{"Invalidate", func(c *Cache[string]) error { return c.Invalidate(ctx, "k") }},
+		{"InvalidateAll", func(c *Cache[string]) error { return c.InvalidateAll(ctx) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := srv.Prefix + tc.name + ":"
+			hook := &holdSet{reached: make(chan struct{}), release: make(chan struct{})}
+			ca := srv.Client(t)
+			ca.AddHook(hook)
+			a := newRedisCache(t, ca, prefix, Options{})
+			b := newRedisCache(t, srv.Client(t), prefix, Options{})
+			db := newSource("v3")
+
+			hook.armed.Store(true)
+			done := make(chan error, 1)
+			go func() { done <- a.Set(ctx, "k", "k=v2") }()
+			waitClosed(t, hook.reached) // a's SET is in Redis, its L1 not yet written
+			require.NoError(t, tc.invalidate(b))
+			heard(t, a, 1)
+			close(hook.release)
+			require.NoError(t, <-done)
+
+			v, err := b.Get(ctx, "k", db.load)
+			require.NoError(t, err)
+			require.Equal(t, "k=v3", v)
+			v, err = a.Get(ctx, "k", db.load)
+			require.NoError(t, err)
+			require.Equal(t, "k=v3", v, "a serves the value its Set wrote before b's invalidation")
+		})
+	}
+}
