@@ -750,3 +750,52 @@ func TestRedisSetFencedAgainstRemoteInvalidation(t *testing.T) {
 		})
 	}
 }
+
+// cancelAfterSetNX makes, once armed, a SET NX that ran on the server look to the client as
+// if its caller's context ended before the reply.
+type cancelAfterSetNX struct {
+	armed  atomic.Bool
+	cancel context.CancelFunc
+}
+
+func (h *cancelAfterSetNX) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *cancelAfterSetNX) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		args := cmd.Args()
+		if cmd.Name() == "set" && len(args) > 0 && args[len(args)-1] == "nx" && h.armed.CompareAndSwap(true, false) {
+			h.cancel()
+			cmd.SetErr(context.Canceled)
+			return context.Canceled
+		}
+		return err
+	}
+}
+func (h *cancelAfterSetNX) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A caller whose context ends while its flight takes the key's lease does not leave a
+// lease nobody fills: another instance does not wait LeaseWait for it.
+func TestRedisCancelledLeaseNotOrphaned(t *testing.T) {
+	srv := redistest.Start(t)
+	hook := &cancelAfterSetNX{}
+	ca := srv.Client(t)
+	ca.AddHook(hook)
+	a := newRedisCache(t, ca, srv.Prefix, Options{Redis: &RedisOptions{LeaseWait: 2 * time.Second}})
+	b := newRedisCache(t, srv.Client(t), srv.Prefix, Options{Redis: &RedisOptions{LeaseWait: 2 * time.Second}})
+	src := newSource("v1")
+
+	ctx1, cancel := context.WithCancel(context.Background())
+	hook.cancel = cancel
+	hook.armed.Store(true)
+	_, err := a.Get(ctx1, "k", src.load)
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, hook.armed.Load(), "the SET NX did not run")
+
+	v, err := b.Get(context.Background(), "k", src.load)
+	require.NoError(t, err)
+	require.Equal(t, "k=v1", v)
+	require.Zero(t, b.Stats().Redis.LeaseTimeouts, "b waited for a lease nobody holds")
+	require.Zero(t, a.Stats().Redis.LeaseTimeouts, "a's flight waited for its own lease")
+}
