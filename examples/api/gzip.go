@@ -103,7 +103,7 @@ func (g *gzipWriter) out() interface{ Write([]byte) (int, error) } {
 // not encode the body itself.
 func (g *gzipWriter) decide(big bool) {
 	g.decided = true
-	h := g.ResponseWriter.Header()
+	h := g.Header()
 	if big && h.Get("Content-Encoding") == "" && g.status != http.StatusNoContent && g.status != http.StatusNotModified {
 		h.Set("Content-Encoding", "gzip")
 		h.Del("Content-Length")
