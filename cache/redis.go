@@ -111,7 +111,7 @@ type RedisStats struct {
 	// breaker was open.
 	Errors, Unavailable uint64
 	// InvalidationsHeard counts invalidations (of one key or of all) received from other
-	// instances.
+	// instances, each once process memory has applied it.
 	InvalidationsHeard uint64
 	// SubscriptionLost and Resubscribes count losses and returns of the invalidation
 	// subscription; process memory is dropped at each.
@@ -167,13 +167,14 @@ func (c *Cache[V]) attachRedis(o *RedisOptions) error {
 		CompressAt:           o.CompressAt,
 		BreakerFailures:      o.BreakerFailures,
 		BreakerProbeInterval: o.BreakerProbeInterval,
+		// Counted once applied: whoever sees the count must not read what it dropped.
 		OnInvalidate: func(key string) {
-			r.heard.Add(1)
 			c.invalidateLocal(key)
+			r.heard.Add(1)
 		},
 		OnInvalidateAll: func(uint64) {
-			r.heard.Add(1)
 			c.invalidateAllLocal()
+			r.heard.Add(1)
 		},
 		OnSubscription: func(up bool) {
 			if up {

@@ -2,7 +2,9 @@ package cache
 
 import (
 	"context"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -798,4 +800,37 @@ func TestRedisCancelledLeaseNotOrphaned(t *testing.T) {
 	require.Equal(t, "k=v1", v)
 	require.Zero(t, b.Stats().Redis.LeaseTimeouts, "b waited for a lease nobody holds")
 	require.Zero(t, a.Stats().Redis.LeaseTimeouts, "a's flight waited for its own lease")
+}
+
+// TestRedisInvalidationHeardAfterApplied pins that an invalidation from another instance
+// is counted in InvalidationsHeard only once process memory has dropped the key: a caller
+// that sees the count (as the cross-instance tests do) must not read the value it
+// replaced. a's subscriber is held inside the invalidation (on the shard lock it takes)
+// while the count is checked. Not parallel, so that the only goroutine in
+// invalidateLocal is a's subscriber.
+func TestRedisInvalidationHeardAfterApplied(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	a := newRedisCache(t, srv.Client(t), srv.Prefix, Options{})
+	b := newRedisCache(t, srv.Client(t), srv.Prefix, Options{})
+	v, err := a.Get(ctx, "k", func(context.Context, string) (string, error) { return "old", nil })
+	require.NoError(t, err)
+	require.Equal(t, "old", v)
+
+	sh := a.shard("k")
+	sh.mu.Lock()
+	var unlock sync.Once
+	t.Cleanup(func() { unlock.Do(sh.mu.Unlock) })
+	require.NoError(t, b.Set(ctx, "k", "new"))
+	require.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), ").invalidateLocal(")
+	}, 20*time.Second, time.Millisecond, "a's subscriber reaches the invalidation of k")
+	assert.Zero(t, a.Stats().Redis.InvalidationsHeard, "counted before memory dropped k")
+	unlock.Do(sh.mu.Unlock)
+
+	heard(t, a, 1)
+	v, err = a.Get(ctx, "k", func(context.Context, string) (string, error) { return "loaded", nil })
+	require.NoError(t, err)
+	assert.Equal(t, "new", v, "a's Get after the count sees b's Set")
 }
