@@ -177,10 +177,12 @@ func (c *Cache[V]) attachRedis(o *RedisOptions) error {
 			r.heard.Add(1)
 		},
 		OnSubscription: func(up bool) {
+			// Drop L1 first, then say the subscription is up: whoever sees
+			// listened must not have its later values dropped by this call.
+			c.invalidateAllLocal()
 			if up {
 				r.listened.Store(true)
 			}
-			c.invalidateAllLocal()
 		},
 		OnBreaker: func(open bool) {
 			if open {
