@@ -354,24 +354,24 @@ func TestRedisAcrossInstances(t *testing.T) {
 			clock := newFakeClock()
 			a := newRedisCache(t, newClient(), ns, Options{Clock: clock})
 			client := newClient()
-			hook := &tripCounter{}
+			hook := &redistest.Counter{}
 			client.(interface{ AddHook(redis.Hook) }).AddHook(hook)
 			b := newRedisCache(t, client, ns, Options{Clock: clock})
 			src := newSource("v")
 			_, err := a.Get(ctx, "k", src.load)
 			require.NoError(t, err)
 			waitFilled(t, a, "k")
-			hook.reset()
+			hook.Reset()
 			v, err := b.Get(ctx, "k", src.load)
 			require.NoError(t, err)
 			assert.Equal(t, "k=v", v)
-			trips, cmds := hook.get()
+			trips, cmds := hook.Counts()
 			assert.Equal(t, int64(1), trips, "an L1 miss answered by L2 is one round trip")
 			assert.Equal(t, int64(1), cmds)
-			hook.reset()
+			hook.Reset()
 			_, err = b.Get(ctx, "k", src.load)
 			require.NoError(t, err)
-			trips, _ = hook.get()
+			trips, _ = hook.Counts()
 			assert.Zero(t, trips, "an L1 hit does not touch Redis")
 		})
 
@@ -618,32 +618,6 @@ func TestRedisOptionsValidated(t *testing.T) {
 	_, err = New[string](Options{MaxEntries: -1})
 	assert.ErrorIs(t, err, ErrInvalidOptions, "no level at all")
 }
-
-// tripCounter is a go-redis hook counting round trips (a command or a pipeline) and
-// commands.
-type tripCounter struct{ trips, cmds atomic.Int64 }
-
-func (h *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.trips.Add(1)
-		h.cmds.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.trips.Add(1)
-		h.cmds.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
-func (h *tripCounter) reset() { h.trips.Store(0); h.cmds.Store(0) }
-
-func (h *tripCounter) get() (trips, cmds int64) { return h.trips.Load(), h.cmds.Load() }
 
 // panicCodec is JSONCodec whose Unmarshal (and, when marshal is set, Marshal) panics, as a
 // hand-written codec may on bytes it does not expect.

@@ -499,37 +499,37 @@ func TestRoundTrips(t *testing.T) {
 		ctx := context.Background()
 		type hooker interface{ AddHook(redis.Hook) }
 		c := newClient()
-		hook := &tripCounter{}
+		hook := &redistest.Counter{}
 		c.(hooker).AddHook(hook)
 		clock := newFakeClock()
 		s := newStore(t, c, prefix, Options{Now: clock.Now, VersionStaleness: 100 * time.Millisecond})
 		ready(t, s)
 		require.NoError(t, s.Set(ctx, "k", entry("v"), time.Minute))
 
-		hook.reset()
+		hook.Reset()
 		_, hit, _, err := s.Get(ctx, "k")
 		require.NoError(t, err)
 		require.True(t, hit)
-		trips, cmds := hook.get()
+		trips, cmds := hook.Counts()
 		assert.Equal(t, int64(1), trips, "a hit with a known version is one round trip")
 		assert.Equal(t, int64(1), cmds, "... and one command")
 
 		// The version is older than the bound: version and value in one pipeline.
 		clock.Advance(101 * time.Millisecond)
-		hook.reset()
+		hook.Reset()
 		_, hit, _, err = s.Get(ctx, "k")
 		require.NoError(t, err)
 		require.True(t, hit)
-		trips, cmds = hook.get()
+		trips, cmds = hook.Counts()
 		assert.Equal(t, int64(1), trips, "a hit with a stale version is one pipeline")
 		assert.Equal(t, int64(2), cmds)
 
 		// The version was just confirmed: one command again.
-		hook.reset()
+		hook.Reset()
 		_, hit, _, err = s.Get(ctx, "k")
 		require.NoError(t, err)
 		require.True(t, hit)
-		trips, _ = hook.get()
+		trips, _ = hook.Counts()
 		assert.Equal(t, int64(1), trips)
 
 		// Another instance bumped the version and the message was lost: the
@@ -545,10 +545,10 @@ func TestRoundTrips(t *testing.T) {
 		assert.Equal(t, vOld+1, f.Version())
 
 		// GetMany with a known version: one pipeline.
-		hook.reset()
+		hook.Reset()
 		_, err = s.GetMany(ctx, []string{"a", "b", "c", "d", "e", "f"})
 		require.NoError(t, err)
-		trips, _ = hook.get()
+		trips, _ = hook.Counts()
 		assert.Equal(t, int64(2), trips, "one pipeline of MGETs plus one of lease SETNXs")
 	})
 }
