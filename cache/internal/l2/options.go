@@ -14,6 +14,7 @@ const (
 	DefaultBudget           = 250 * time.Millisecond
 	DefaultLeaseTTL         = 5 * time.Second
 	DefaultLeaseWait        = 2 * time.Second
+	DefaultSubscriberHealth = time.Second
 )
 
 // ErrInvalidOptions is wrapped by the error [New] returns for bad [Options].
@@ -67,6 +68,14 @@ type Options struct {
 	// open. Default 500ms.
 	BreakerProbeInterval time.Duration
 
+	// SubscriberHealth is how long the invalidation subscription may stay quiet
+	// before its connection is PINGed. A connection on which nothing at all (no
+	// message, no PONG) is heard for three such periods is taken to be dead, as
+	// when a peer or a firewall dropped it without a reset: the subscription is
+	// reported lost and made again on a new connection. Default
+	// [DefaultSubscriberHealth].
+	SubscriberHealth time.Duration
+
 	// OnInvalidate, if set, is called with a key another instance invalidated or
 	// set (heard over pub/sub). It runs on the subscriber goroutine.
 	OnInvalidate func(key string)
@@ -110,6 +119,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.LeaseWait <= 0 {
 		o.LeaseWait = DefaultLeaseWait
+	}
+	if o.SubscriberHealth <= 0 {
+		o.SubscriberHealth = DefaultSubscriberHealth
 	}
 	if o.Now == nil {
 		o.Now = time.Now

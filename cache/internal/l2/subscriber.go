@@ -19,44 +19,62 @@ func (s *Store) message(kind byte, body string) string {
 	return s.id + " " + string(kind) + " " + body
 }
 
-// subscriberHealth is how long the subscriber waits for a message before it
-// PINGs the connection to find out whether it is still alive.
-const subscriberHealth = time.Second
+// silentPeriods is how many health periods ([Options.SubscriberHealth]) may pass
+// without anything heard on the subscription's connection before it is taken
+// to be dead. A PING is sent after each quiet period, so a live connection is
+// heard from (its PONG) once a period.
+const silentPeriods = 3
 
 // subscriber receives invalidations from other instances until Close.
+//
+// A read that times out is not an error: the connection is PINGed and the wait
+// goes on. The PING only proves that the request was written, so the
+// subscriber also watches for the PONG: when nothing at all (message,
+// subscription confirmation or PONG) was heard for silentPeriods, the
+// connection is half-open (the peer or something between dropped it without a
+// reset) and go-redis, which reconnects on errors but not on read timeouts,
+// would wait on it forever. The subscription is then reported lost and made
+// again with a new PubSub.
 func (s *Store) subscriber() {
 	defer s.wg.Done()
-	ps := s.c.Subscribe(s.ctx, s.ks.channel)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		_ = ps.Close()
+	ps := s.subscribe(nil)
+	if ps == nil {
 		return
 	}
-	s.ps = ps
-	s.mu.Unlock()
-
+	health := s.o.SubscriberHealth
+	heard := time.Now()
 	subscribed, missed, first := false, false, true
+	lost := func() {
+		if subscribed || !missed {
+			s.st.subscriptionLost.Add(1)
+			if s.o.OnSubscription != nil {
+				s.o.OnSubscription(false)
+			}
+		}
+		subscribed, missed = false, true
+	}
 	backoff := 10 * time.Millisecond
 	for {
-		msg, err := ps.ReceiveTimeout(s.ctx, subscriberHealth)
+		msg, err := ps.ReceiveTimeout(s.ctx, health)
 		if s.ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			var ne net.Error
-			if subscribed && errors.As(err, &ne) && ne.Timeout() {
+			if errors.As(err, &ne) && ne.Timeout() {
+				if time.Since(heard) >= silentPeriods*health {
+					lost()
+					if ps = s.subscribe(ps); ps == nil {
+						return
+					}
+					heard = time.Now()
+					continue
+				}
 				if ps.Ping(s.ctx) == nil {
 					continue
 				}
 			}
-			if subscribed || !missed {
-				s.st.subscriptionLost.Add(1)
-				if s.o.OnSubscription != nil {
-					s.o.OnSubscription(false)
-				}
-			}
-			subscribed, missed = false, true
+			lost()
 			select {
 			case <-s.ctx.Done():
 				return
@@ -65,6 +83,7 @@ func (s *Store) subscriber() {
 			backoff = min(2*backoff, time.Second)
 			continue
 		}
+		heard = time.Now()
 		backoff = 10 * time.Millisecond
 		switch m := msg.(type) {
 		case *redis.Subscription:
@@ -84,6 +103,24 @@ func (s *Store) subscriber() {
 			s.handle(m.Payload)
 		}
 	}
+}
+
+// subscribe closes prev (if any), subscribes to the invalidation channel on a
+// new PubSub and makes it the one [Store.Close] closes. It returns nil, with
+// nothing left open, once the store is closed.
+func (s *Store) subscribe(prev *redis.PubSub) *redis.PubSub {
+	if prev != nil {
+		_ = prev.Close()
+	}
+	ps := s.c.Subscribe(s.ctx, s.ks.channel)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = ps.Close()
+		return nil
+	}
+	s.ps = ps
+	return ps
 }
 
 // handle applies one invalidation message.
