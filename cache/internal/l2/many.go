@@ -3,6 +3,7 @@ package l2
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,13 +17,24 @@ type Lookup struct {
 	Hit bool
 	// Fill is how to store a loaded value for a missed key (see [Store.Get]).
 	Fill Fill
+	// Wait reports a miss whose lease another caller holds: Fill writes nothing,
+	// and [Store.WaitMany] waits for that caller's value.
+	Wait bool
 }
 
 // GetMany reads keys in one pipeline: one MGET on a single server, one MGET per
 // hash slot on a Cluster (per hash tag on a Ring), so never a CROSSSLOT error.
 // A value past its soft expiry is a miss. With leases on, the misses' leases are
-// taken in one more pipeline; a key whose lease another caller holds gets a Fill
-// that writes nothing (GetMany does not wait). The answer is in the order of keys.
+// taken in one more pipeline. A key whose lease another caller holds is a miss
+// with Wait set: GetMany does not wait for it, so that the caller can first load
+// and write the keys whose leases it took, and only then pass the Wait fills to
+// [Store.WaitMany]. (Waiting while holding leases would let two batches that
+// share keys wait for each other until LeaseWait runs out.) The answer is in the
+// order of keys; it costs at most three round trips.
+//
+// When the lease pipeline fails (a Redis failure, the budget or ctx ending while
+// the commands were on the wire), every lease it may have taken is released, in
+// one pipeline under a budget of its own, before the error is returned.
 func (s *Store) GetMany(ctx context.Context, keys []string) ([]Lookup, error) {
 	out := make([]Lookup, len(keys))
 	if len(keys) == 0 {
@@ -68,17 +80,9 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([]Lookup, error) {
 			_, _ = pipe.Exec(cctx)
 		}
 	}
-	raws := make([][]byte, len(keys))
-	for g, idx := range groups {
-		vals, err := cmds[g].Result()
-		if err != nil {
-			return nil, s.fail(ctx, err)
-		}
-		for j, i := range idx {
-			if str, ok := vals[j].(string); ok {
-				raws[i] = []byte(str)
-			}
-		}
+	raws, err := mgetResult(groups, cmds, len(dks))
+	if err != nil {
+		return nil, s.fail(ctx, err)
 	}
 	s.observe(ctx, nil)
 
@@ -97,7 +101,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([]Lookup, error) {
 			if raw == nil || !isLease(raw) {
 				missed = append(missed, i)
 			} else {
-				out[i].Fill.write = false // another caller's lease: leave it be
+				out[i] = Lookup{Fill: Fill{key: dks[i], ver: ver}, Wait: true} // another caller's lease
 			}
 		}
 	}
@@ -106,21 +110,77 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([]Lookup, error) {
 	}
 	// Take the misses' leases: SET NX for a missing key, a compare-and-set over
 	// corrupt or expired bytes.
-	pipe = s.c.Pipeline()
-	lcmds := make([]redis.Cmder, len(missed))
+	tries := make([]leaseTry, len(missed))
 	for j, i := range missed {
-		out[i].Fill.lease = leaseValue(s.token())
-		if raws[i] == nil {
-			lcmds[j] = pipe.SetNX(cctx, dks[i], out[i].Fill.lease, s.o.LeaseTTL)
+		tries[j] = leaseTry{dk: dks[i], ver: ver, raw: raws[i]}
+	}
+	fills, err := s.leaseMany(ctx, cctx, tries)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range missed {
+		if fills[j].write {
+			out[i].Fill = fills[j]
 		} else {
-			lcmds[j] = casScript.Eval(cctx, pipe, []string{dks[i]}, raws[i], out[i].Fill.lease, s.o.LeaseTTL.Milliseconds())
+			// Another caller took it between our read and our SET NX.
+			out[i] = Lookup{Fill: Fill{key: dks[i], ver: ver}, Wait: true}
+		}
+	}
+	return out, nil
+}
+
+// mgetResult gathers the values of the MGETs of n keys grouped by [Store.mget]:
+// nil for a missing key.
+func mgetResult(groups [][]int, cmds []*redis.SliceCmd, n int) ([][]byte, error) {
+	raws := make([][]byte, n)
+	for g, idx := range groups {
+		vals, err := cmds[g].Result()
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range idx {
+			if str, ok := vals[j].(string); ok {
+				raws[i] = []byte(str)
+			}
+		}
+	}
+	return raws, nil
+}
+
+// leaseTry is one lease [Store.leaseMany] tries to take: of data key dk, which
+// held raw (nil: missing).
+type leaseTry struct {
+	dk  string
+	ver uint64
+	raw []byte
+}
+
+// leaseMany tries to take the leases of tries in one pipeline under cctx (ctx
+// bounded by the budget): a SET NX for a missing key, a compare-and-set over
+// the bytes it held. fills[j] is the lease taken for tries[j], or a fill that
+// writes nothing when somebody else has the key. When the pipeline fails, a
+// command may have run with only its reply lost (ctx or the budget ended while
+// it was on the wire, a connection broke): every lease tried is released, best
+// effort, in one pipeline under a budget of its own, so no instance waits for a
+// lease nobody fills.
+func (s *Store) leaseMany(ctx, cctx context.Context, tries []leaseTry) ([]Fill, error) {
+	fills := make([]Fill, len(tries))
+	pipe := s.c.Pipeline()
+	cmds := make([]redis.Cmder, len(tries))
+	for j, t := range tries {
+		fills[j] = Fill{key: t.dk, ver: t.ver, lease: leaseValue(s.token()), write: true}
+		if t.raw == nil {
+			cmds[j] = pipe.SetNX(cctx, t.dk, fills[j].lease, s.o.LeaseTTL)
+		} else {
+			// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT.
+			cmds[j] = casScript.Eval(cctx, pipe, []string{t.dk}, t.raw, fills[j].lease, s.o.LeaseTTL.Milliseconds())
 		}
 	}
 	_, _ = pipe.Exec(cctx)
-	for j, i := range missed {
+	for j := range tries {
 		var ok bool
 		var err error
-		switch c := lcmds[j].(type) {
+		switch c := cmds[j].(type) {
 		case *redis.BoolCmd:
 			ok, err = c.Result()
 		case *redis.Cmd:
@@ -129,14 +189,143 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([]Lookup, error) {
 			ok = n == 1
 		}
 		if err != nil {
+			s.releaseTried(ctx, fills)
 			return nil, s.fail(ctx, err)
 		}
 		if !ok {
-			out[i].Fill = Fill{key: dks[i], ver: ver}
+			fills[j] = Fill{key: tries[j].dk, ver: tries[j].ver}
 		}
 	}
 	s.observe(ctx, nil)
-	return out, nil
+	return fills, nil
+}
+
+// releaseTried gives up the leases of fills after a failed lease pipeline, best
+// effort: under a budget of its own that ctx's end does not cut short.
+func (s *Store) releaseTried(ctx context.Context, fills []Fill) {
+	rctx, cancel := s.budget(context.WithoutCancel(ctx))
+	defer cancel()
+	pipe := s.c.Pipeline()
+	for _, f := range fills {
+		releaseScript.Eval(rctx, pipe, []string{f.key}, f.lease)
+	}
+	_, _ = pipe.Exec(rctx)
+}
+
+// WaitMany waits for the values of the keys whose leases other callers hold
+// (the Fills of [Store.GetMany]'s answers with Wait), polling them with one MGET
+// per slot, backing off from 2 ms to 50 ms, for up to [Options.LeaseWait]
+// (Wait's counters count each key). It returns, in the order of fills, the
+// holder's value, or a Fill: its own lease when the holder gave up or the key
+// was invalidated meanwhile, or one that writes nothing when the wait ran out.
+// On an error (ctx's, a Redis failure, the breaker opening) the leases it took
+// over are released and nothing is returned.
+func (s *Store) WaitMany(ctx context.Context, fills []Fill) ([]Lookup, error) {
+	out := make([]Lookup, len(fills))
+	if len(fills) == 0 {
+		return out, nil
+	}
+	s.st.leaseWaits.Add(uint64(len(fills)))
+	pending := make([]int, len(fills)) // indexes still waited for
+	for i := range pending {
+		pending[i] = i
+	}
+	var taken []Fill // leases taken over, released on an error
+	fail := func(err error) ([]Lookup, error) {
+		if len(taken) > 0 {
+			_ = s.ReleaseMany(context.WithoutCancel(ctx), taken)
+		}
+		return nil, err
+	}
+	deadline := time.Now().Add(s.o.LeaseWait)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for backoff := 2 * time.Millisecond; ; backoff = min(2*backoff, 50*time.Millisecond) {
+		left := time.Until(deadline)
+		if left <= 0 {
+			s.st.leaseTimeouts.Add(uint64(len(pending)))
+			for _, i := range pending {
+				out[i] = Lookup{Fill: Fill{key: fills[i].key, ver: fills[i].ver}}
+			}
+			return out, nil
+		}
+		t.Reset(min(backoff, left))
+		select {
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-t.C:
+		}
+		if !s.allow() {
+			return fail(ErrUnavailable)
+		}
+		var err error
+		pending, err = s.pollMany(ctx, fills, pending, out, &taken)
+		if err != nil {
+			return fail(err)
+		}
+		if len(pending) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// pollMany reads the keys of fills at pending once: a value answers its key in
+// out, a key left without a value (its holder released the lease, or it was
+// invalidated) has its lease taken over, when nobody else does first. It returns
+// the indexes still waited for.
+func (s *Store) pollMany(ctx context.Context, fills []Fill, pending []int, out []Lookup, taken *[]Fill) ([]int, error) {
+	cctx, cancel := s.budget(ctx)
+	defer cancel()
+	dks := make([]string, len(pending))
+	for j, i := range pending {
+		dks[j] = fills[i].key
+	}
+	pipe := s.c.Pipeline()
+	groups, cmds := s.mget(cctx, pipe, dks)
+	_, _ = pipe.Exec(cctx)
+	raws, err := mgetResult(groups, cmds, len(dks))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	s.observe(ctx, nil)
+	var (
+		still []int
+		tries []leaseTry
+		tryAt []int
+	)
+	for j, i := range pending {
+		raw := raws[j]
+		if raw != nil && isLease(raw) {
+			still = append(still, i)
+			continue
+		}
+		if raw != nil {
+			if e, ok := s.decode(raw, fills[i].ver); ok && s.fresh(e) {
+				s.st.leaseWaitHits.Add(1)
+				out[i] = Lookup{Entry: e, Hit: true}
+				continue
+			}
+		}
+		tries, tryAt = append(tries, leaseTry{dk: dks[j], ver: fills[i].ver, raw: raw}), append(tryAt, i)
+	}
+	if len(tries) == 0 {
+		return still, nil
+	}
+	// The holder released its lease or the key was invalidated: take it over.
+	got, err := s.leaseMany(ctx, cctx, tries)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range tryAt {
+		if !got[j].write {
+			still = append(still, i)
+			continue
+		}
+		out[i] = Lookup{Fill: got[j]}
+		*taken = append(*taken, got[j])
+	}
+	slices.Sort(still)
+	return still, nil
 }
 
 // mget queues the MGETs of dks on pipe, grouped so that no MGET crosses a slot,
@@ -193,7 +382,33 @@ type Put struct {
 // fenced by its lease as in [Store.Put]. stored[i] reports whether puts[i] was
 // written.
 func (s *Store) PutMany(ctx context.Context, puts []Put) (stored []bool, err error) {
+	return s.FinishMany(ctx, puts, nil)
+}
+
+// ReleaseMany gives up the leases of fills (after a failed load) in one
+// pipeline, as [Store.Release] does for one.
+func (s *Store) ReleaseMany(ctx context.Context, fills []Fill) error {
+	_, err := s.FinishMany(ctx, nil, fills)
+	return err
+}
+
+// FinishMany ends the fills of one batch in one pipeline: it stores puts, each
+// write fenced by its lease as in [Store.Put], and gives up the leases of
+// release, as [Store.Release] does. stored[i] reports whether puts[i] was
+// written. Fills that write nothing cost nothing; with nothing to send it makes
+// no round trip.
+func (s *Store) FinishMany(ctx context.Context, puts []Put, release []Fill) (stored []bool, err error) {
 	stored = make([]bool, len(puts))
+	writes := false
+	for _, p := range puts {
+		writes = writes || p.Fill.write
+	}
+	for _, f := range release {
+		writes = writes || (f.lease != "" && !f.keep)
+	}
+	if !writes {
+		return stored, nil
+	}
 	if !s.allow() {
 		return stored, ErrUnavailable
 	}
@@ -214,16 +429,23 @@ func (s *Store) PutMany(ctx context.Context, puts []Put) (stored []bool, err err
 			cmds[i] = casScript.Eval(cctx, pipe, []string{p.Fill.key}, p.Fill.lease, b, pxArg(p.TTL))
 		}
 	}
-	if pipe.Len() == 0 {
-		return stored, nil
+	var rcmds []redis.Cmder
+	for _, f := range release {
+		if f.lease != "" && !f.keep {
+			rcmds = append(rcmds, releaseScript.Eval(cctx, pipe, []string{f.key}, f.lease))
+		}
 	}
 	_, _ = pipe.Exec(cctx)
+	var first error
 	for i, c := range cmds {
 		if c == nil {
 			continue
 		}
 		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return stored, s.fail(ctx, err)
+			if first == nil {
+				first = err
+			}
+			continue
 		}
 		switch c := c.(type) {
 		case *redis.StatusCmd:
@@ -235,6 +457,14 @@ func (s *Store) PutMany(ctx context.Context, puts []Put) (stored []bool, err err
 				s.st.fillsRejected.Add(1)
 			}
 		}
+	}
+	for _, c := range rcmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return stored, s.fail(ctx, first)
 	}
 	s.observe(ctx, nil)
 	return stored, nil
