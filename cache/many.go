@@ -10,6 +10,12 @@ import (
 // Get or GetMany (those it waits for). Each loaded value is cached under its own key, as
 // Get would cache it, with the same fencing against invalidation.
 //
+// With Redis, keys found there are not loaded, and the values loaded are written back in
+// one round trip. Keys that another instance is loading are waited for, as Get waits (up
+// to [RedisOptions.LeaseWait]), but only once the keys this call holds have been loaded
+// and written: those that the wait does not answer (the other instance failed, or the
+// wait ran out) go to a second call of load.
+//
 // The map holds the keys that have a value; keys that do not exist (absent from load's
 // answer, or remembered as not found) are left out. Duplicate keys are looked up once. On an
 // error (load's, or ctx's when it ends first) GetMany returns the values it has with the
@@ -116,39 +122,104 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoader[
 	return out, err
 }
 
-// runMany runs one batch load for keys and completes each key's flight.
+// runMany runs the batch loads of keys and completes each key's flight. With a shared
+// level, keys it answers are not loaded. On a [batchLevel], keys that another instance is
+// filling are waited for only after the keys this batch holds were loaded and written
+// back (so that batches of several instances never wait for each other), and those the
+// wait did not answer are loaded by a second call of load.
 func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V], load BatchLoader[V]) {
 	ctx, cancel := c.loadContext(parent)
 	defer cancel()
-	var fills []filler
-	if c.l2 != nil {
-		ls := c.l2.getMany(ctx, keys)
-		var missKeys []string
-		var missF []*flight[V]
-		for i, key := range keys {
-			if e := c.sharedHit(ls[i]); e != nil {
-				e.gen = fs[i].gen
-				v, err := e.result()
-				c.finish(key, fs[i], e, v, err)
-				continue
-			}
-			if err := c.failClosedErr(ls[i]); err != nil {
-				var zero V
-				c.finish(key, fs[i], nil, zero, err)
-				continue
-			}
-			missKeys, missF = append(missKeys, key), append(missF, fs[i])
-			fill := ls[i].fill
-			if fill == nil {
-				fill = c.unusable(ctx, key, ls[i]) // a value the codec cannot read: replace it
-			}
-			fills = append(fills, fill)
-		}
-		keys, fs = missKeys, missF
-		if len(keys) == 0 {
-			return
+	if c.l2 == nil {
+		c.loadMany(ctx, keys, fs, nil, load)
+		return
+	}
+	bl, batched := c.l2.(batchLevel)
+	var (
+		ls   []lookup
+		wait []bool
+	)
+	if batched {
+		ls, wait = bl.beginMany(ctx, keys)
+	} else {
+		ls = c.l2.getMany(ctx, keys)
+	}
+	var (
+		waitKeys []string
+		waitF    []*flight[V]
+		waitL    []lookup
+		nowKeys  []string
+		nowF     []*flight[V]
+		nowL     []lookup
+	)
+	for i, key := range keys {
+		if wait != nil && wait[i] {
+			waitKeys, waitF, waitL = append(waitKeys, key), append(waitF, fs[i]), append(waitL, ls[i])
+		} else {
+			nowKeys, nowF, nowL = append(nowKeys, key), append(nowF, fs[i]), append(nowL, ls[i])
 		}
 	}
+	if len(waitKeys) > 0 {
+		waited := false
+		defer func() {
+			if !waited {
+				// The loader ended the goroutine (runtime.Goexit) before the wait: the
+				// flights waited for must not be left unfinished.
+				var zero V
+				for i, key := range waitKeys {
+					c.finish(key, waitF[i], nil, zero, errGoexit)
+				}
+			}
+		}()
+		// First the keys this batch holds (or that nobody holds): load and write them.
+		ownKeys, ownF, fills := c.fromShared(ctx, nowKeys, nowF, nowL)
+		if len(ownKeys) > 0 {
+			c.loadMany(ctx, ownKeys, ownF, fills, load)
+		}
+		// Then wait for the other instances' fills; what they do not answer is loaded.
+		waitL = bl.waitMany(ctx, waitL)
+		waited = true
+		nowKeys, nowF, nowL = waitKeys, waitF, waitL
+	}
+	keys, fs, fills := c.fromShared(ctx, nowKeys, nowF, nowL)
+	if len(keys) > 0 {
+		c.loadMany(ctx, keys, fs, fills, load)
+	}
+}
+
+// fromShared completes the flights of keys that the shared level's lookups ls answer (or
+// that fail closed) and returns the rest, with their fills, for a load.
+func (c *Cache[V]) fromShared(ctx context.Context, keys []string, fs []*flight[V], ls []lookup) ([]string, []*flight[V], []filler) {
+	var (
+		missKeys []string
+		missF    []*flight[V]
+		fills    []filler
+	)
+	for i, key := range keys {
+		if e := c.sharedHit(ls[i]); e != nil {
+			e.gen = fs[i].gen
+			v, err := e.result()
+			c.finish(key, fs[i], e, v, err)
+			continue
+		}
+		if err := c.failClosedErr(ls[i]); err != nil {
+			var zero V
+			c.finish(key, fs[i], nil, zero, err)
+			continue
+		}
+		missKeys, missF = append(missKeys, key), append(missF, fs[i])
+		fill := ls[i].fill
+		if fill == nil {
+			fill = c.unusable(ctx, key, ls[i]) // a value the codec cannot read: replace it
+		}
+		fills = append(fills, fill)
+	}
+	return missKeys, missF, fills
+}
+
+// loadMany runs one call of load for keys, completes each key's flight, and then writes
+// the results back through fills (nil without a shared level).
+func (c *Cache[V]) loadMany(ctx context.Context, keys []string, fs []*flight[V], fills []filler, load BatchLoader[V]) {
 	var (
 		m        map[string]V
 		err      error
@@ -180,10 +251,8 @@ func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V
 			}
 			es[i], stored[i] = c.complete(key, fs[i], v, kerr, delta)
 		}
-		for i, key := range keys {
-			if fills != nil {
-				c.writeBack(ctx, key, fills[i], es[i], stored[i])
-			}
+		if fills != nil {
+			c.writeBackMany(ctx, keys, fills, es, stored)
 		}
 	}()
 	m, err = load(ctx, keys)
