@@ -642,6 +642,10 @@ func TestRedisCodecPanic(t *testing.T) {
 		a := newRedisCache(t, srv.Client(t), srv.Prefix+"d:", Options{})
 		b := newRedisCache(t, srv.Client(t), srv.Prefix+"d:", Options{Codec: panicCodec{}})
 		require.NoError(t, a.Set(ctx, "k", "k=v1"))
+		// a's Set also tells b to drop k. Heard after b's first Get, it would rightly drop
+		// the value that Get loaded, and the second Get (which cannot decode what is in
+		// Redis either) would load again: wait for it first.
+		heard(t, b, 1)
 		db := newSource("v2")
 		for i := range 2 {
 			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -654,7 +658,16 @@ func TestRedisCodecPanic(t *testing.T) {
 			require.NoError(t, err, "Get %d", i)
 			require.Equal(t, "k=v2", v)
 		}
-		require.Equal(t, int64(1), db.loads.Load())
+		require.Equal(t, int64(1), db.loads.Load(), "the second Get is answered from memory")
+		assert.Equal(t, uint64(1), b.Stats().Redis.Corrupt, "the first Get could not decode the value in Redis")
+		// The load overwrote the undecodable value: an instance with a working codec gets
+		// b's value from Redis without loading.
+		waitFilled(t, b, "k")
+		c := newRedisCache(t, srv.Client(t), srv.Prefix+"d:", Options{})
+		v, err := c.Get(ctx, "k", db.load)
+		require.NoError(t, err)
+		assert.Equal(t, "k=v2", v)
+		assert.Equal(t, int64(1), db.loads.Load())
 	})
 	t.Run("encode", func(t *testing.T) {
 		c := newRedisCache(t, srv.Client(t), srv.Prefix+"e:", Options{Codec: panicCodec{marshal: true}})
