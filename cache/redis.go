@@ -135,9 +135,10 @@ func (o *RedisOptions) validate() error {
 
 // redisLevel is the [shared] level on Redis.
 type redisLevel struct {
-	// listened is set once the invalidation subscription has been made: before,
-	// an invalidation by another instance would not reach this process, so
-	// nothing is kept in process memory (unless Redis is unavailable anyway).
+	// listened is set while the invalidation subscription is up: before it is
+	// made and after it is lost, an invalidation by another instance would not
+	// reach this process, so nothing is kept in process memory (unless Redis is
+	// unavailable anyway).
 	listened   atomic.Bool
 	s          *l2.Store
 	client     RedisClient
@@ -177,8 +178,14 @@ func (c *Cache[V]) attachRedis(o *RedisOptions) error {
 			r.heard.Add(1)
 		},
 		OnSubscription: func(up bool) {
-			// Drop L1 first, then say the subscription is up: whoever sees
+			// Up: drop L1 first, then say the subscription is up: whoever sees
 			// listened must not have its later values dropped by this call.
+			// Down: stop keeping values first, then drop L1: a value stored in
+			// between is dropped, and none stored after is kept while
+			// invalidations by other instances cannot be heard.
+			if !up {
+				r.listened.Store(false)
+			}
 			c.invalidateAllLocal()
 			if up {
 				r.listened.Store(true)
@@ -202,7 +209,7 @@ func (c *Cache[V]) attachRedis(o *RedisOptions) error {
 }
 
 // keepL1 reports whether a value may be kept in process memory: not in an L2-only
-// cache, and with Redis not before the invalidation subscription was first made,
+// cache, and with Redis not while the invalidation subscription is down,
 // unless Redis is unavailable (then nothing could be heard anyway, and L1 spares
 // the loader; it is dropped when the subscription comes up).
 func (c *Cache[V]) keepL1() bool {
