@@ -177,6 +177,14 @@ func (c *Cache[V]) attachRedis(o *RedisOptions) error {
 			c.invalidateAllLocal()
 			r.heard.Add(1)
 		},
+		// A version raised as learnt from a read (the InvalidateAll message was
+		// lost, or Redis re-created the version key): what L1 holds was loaded
+		// under the old version. It is dropped, but the generation is not moved:
+		// that would detach every flight, the one that made the read included,
+		// whose value (read or loaded under the new version) could then not be
+		// stored, in L1 or in Redis. A flight that read the old version before
+		// this and ends after it may still store its value: the window is one load.
+		OnVersionRaised: func(uint64) { c.l1.InvalidateAll() },
 		OnSubscription: func(up bool) {
 			// Up: drop L1 first, then say the subscription is up: whoever sees
 			// listened must not have its later values dropped by this call.

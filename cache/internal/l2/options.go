@@ -82,6 +82,13 @@ type Options struct {
 	// OnInvalidateAll, if set, is called when another instance bumped the
 	// namespace version.
 	OnInvalidateAll func(version uint64)
+	// OnVersionRaised, if set, is called when a read of the version from Redis
+	// finds it above the known (non-zero) one: a bump whose message was not heard
+	// (lost, or sent while the subscription was down), or a version key that
+	// Redis re-created. Values held in process memory were loaded under the old
+	// version and should be dropped. It runs on the goroutine of the read, inside
+	// the call that made it (a Get, an Invalidate or the background re-read).
+	OnVersionRaised func(version uint64)
 	// OnSubscription, if set, is called with true when the invalidation
 	// subscription is first made, with false when it is lost (or cannot be made
 	// at start) and with true again when it is back. Invalidations by other

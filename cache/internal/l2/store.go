@@ -160,8 +160,9 @@ func (s *Store) version() (uint64, bool) {
 }
 
 // setVersion merges v, read from Redis at time at (or 0 when only heard of over
-// pub/sub), into the local version: versions only go up.
-func (s *Store) setVersion(v uint64, at int64) {
+// pub/sub), into the local version: versions only go up. It reports whether v
+// raised a known, non-zero version.
+func (s *Store) setVersion(v uint64, at int64) (raised bool) {
 	for {
 		old := s.ver.Load()
 		nv := &verState{v: v, at: at}
@@ -174,11 +175,11 @@ func (s *Store) setVersion(v uint64, at int64) {
 				nv.at = max(old.at, at)
 			}
 			if *nv == *old {
-				return
+				return false
 			}
 		}
 		if s.ver.CompareAndSwap(old, nv) {
-			return
+			return old != nil && old.v != 0 && v > old.v
 		}
 	}
 }
@@ -225,7 +226,11 @@ func (s *Store) parseVersion(get *redis.StringCmd) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("l2: version key %s holds %q: %w", s.ks.version, raw, err)
 	}
-	s.setVersion(v, s.now())
+	if s.setVersion(v, s.now()) && s.o.OnVersionRaised != nil {
+		// A bump this instance did not hear of: its message was lost, or Redis
+		// re-created the version key. Only the one read that raised it reports it.
+		s.o.OnVersionRaised(v)
+	}
 	return v, nil
 }
 
