@@ -77,6 +77,11 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 	if !started {
 		return c.wait(ctx, f)
 	}
+	if c.closing.Err() != nil {
+		// Closed: no load would be run, so the shared level is not read either.
+		c.finish(key, f, nil, zero, ErrClosed)
+		return c.wait(ctx, f)
+	}
 	var pre *firstRead
 	if sl, ok := c.l2.(splitLevel); ok {
 		// The leader makes the bounded first read of the shared level itself: an L2 hit,
