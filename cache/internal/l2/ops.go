@@ -254,10 +254,11 @@ func (s *Store) tryLease(ctx context.Context, dk string, ver uint64, raw []byte)
 		ok = n == 1
 	}
 	if err != nil {
-		if ctx.Err() != nil && !isReply(err) {
-			// The caller's context ended while the command was on the wire: it may have
-			// run with only its reply lost. Give up the lease it may hold (best effort,
-			// within the budget), or every instance would wait for a lease nobody fills.
+		if (ctx.Err() != nil || cctx.Err() != nil) && !isReply(err) {
+			// The caller's context ended, or the budget ran out, while the command was
+			// on the wire: it may have run with only its reply lost. Give up the lease
+			// it may hold (best effort, within a fresh budget), or every instance would
+			// wait for a lease nobody fills.
 			rctx, rcancel := s.budget(context.WithoutCancel(ctx))
 			_ = releaseScript.Run(rctx, s.c, []string{dk}, f.lease).Err()
 			rcancel()
