@@ -189,23 +189,30 @@ func (c *Cache[V]) sharedHit(l lookup) *entry[V] {
 }
 
 // writeBack hands the entry a load produced (nil after a failed load) to fill, unless the
-// flight was detached.
+// flight was detached or the entry cannot be encoded: the fill is then released. It runs
+// under ctx without its cancellation (the level bounds each round trip): a load cut short
+// by its timeout or by Close must still give up its lease, or other instances wait for it.
 func (c *Cache[V]) writeBack(ctx context.Context, key string, fill filler, e *entry[V], attached bool) {
 	if fill == nil {
 		return
 	}
-	if e == nil || !attached {
-		if err := fill.release(ctx); err != nil {
-			c.cfg.logger.Debug("cache: release of shared fill failed", "namespace", c.cfg.ns, "key", key, "error", err)
+	ctx = context.WithoutCancel(ctx)
+	var (
+		rec record
+		ttl time.Duration
+		err error
+	)
+	if e != nil && attached {
+		if rec, ttl, err = c.toRecord(e); err == nil {
+			if _, err = fill.put(ctx, rec, ttl); err != nil {
+				c.cfg.logger.Warn("cache: write to shared level failed", "namespace", c.cfg.ns, "key", key, "error", err)
+			}
+			return
 		}
-		return
-	}
-	rec, ttl, err := c.toRecord(e)
-	if err == nil {
-		_, err = fill.put(ctx, rec, ttl)
-	}
-	if err != nil {
 		c.cfg.logger.Warn("cache: write to shared level failed", "namespace", c.cfg.ns, "key", key, "error", err)
+	}
+	if err := fill.release(ctx); err != nil {
+		c.cfg.logger.Debug("cache: release of shared fill failed", "namespace", c.cfg.ns, "key", key, "error", err)
 	}
 }
 
