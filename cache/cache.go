@@ -215,7 +215,7 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
 	// into L1 only while the marker is still attached and the generation has not moved.
 	// An invalidation heard from another instance during the write therefore wins.
 	sh.mu.Lock()
-	f := &flight[V]{done: make(chan struct{}), gen: c.gen.Load()}
+	f := &flight[V]{gen: c.gen.Load()}
 	sh.m[key] = f
 	sh.mu.Unlock()
 	e.gen = f.gen
@@ -229,8 +229,10 @@ func (c *Cache[V]) Set(ctx context.Context, key string, v V) error {
 		} else {
 			c.l1.Invalidate(key) // whatever L1 holds predates the invalidation
 		}
-		f.val = v
-		close(f.done)
+		f.e, f.over = e, true
+		if f.done != nil {
+			close(f.done)
+		}
 		sh.mu.Unlock()
 	}()
 	return c.l2.set(ctx, key, rec, ttl)

@@ -17,12 +17,25 @@ import (
 // take: so a value loaded before an invalidation is never cached after it. Its waiters get
 // the result either way.
 type flight[V any] struct {
-	done chan struct{} // closed once val and err are set
-	gen  uint64        // generation read before the load started
-	bg   bool          // a background refresh: no caller reports its error
-	made int64         // for a refresh: when the entry it refreshes was made
-	val  V
+	// done is made by the first caller that waits for the flight and closed by finish,
+	// both under the shard lock: a flight nobody waits for (the common L2 hit, answered
+	// by its leader) costs no channel.
+	done chan struct{}
+	over bool      // set by finish, under the shard lock; e and err are final then
+	gen  uint64    // generation read before the load started
+	bg   bool      // a background refresh: no caller reports its error
+	made int64     // for a refresh: when the entry it refreshes was made
+	e    *entry[V] // the answer when err is nil (stored in L1 or not)
 	err  error
+}
+
+// result is the flight's answer; it may be read once finish has run.
+func (f *flight[V]) result() (V, error) {
+	if f.err != nil || f.e == nil {
+		var zero V
+		return zero, f.err
+	}
+	return f.e.value, nil
 }
 
 // flightShard holds the flights of the keys that hash to it.
@@ -56,7 +69,7 @@ func (c *Cache[V]) join(key string) (f *flight[V], e *entry[V], started bool) {
 	if e, ok := c.l1.GetIfPresent(key); ok && usable(e, gen, c.now()) {
 		return nil, e, false
 	}
-	f = &flight[V]{done: make(chan struct{}), gen: gen}
+	f = &flight[V]{gen: gen}
 	sh.m[key] = f // replaces (detaches) a flight of an older generation
 	return f, nil, true
 }
@@ -75,7 +88,7 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 		return e.result()
 	}
 	if !started {
-		return c.wait(ctx, f)
+		return c.wait(ctx, key, f)
 	}
 	if c.closing.Err() != nil {
 		// Closed: no load would be run, so the shared level is not read either.
@@ -90,13 +103,13 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 		if l.err == nil || ctx.Err() == nil {
 			if e := c.sharedHit(l); e != nil && !more {
 				e.gen = f.gen
-				v, err := e.result()
-				c.finish(key, f, e, v, err)
-				return c.wait(ctx, f)
+				_, err := e.result()
+				c.finish(key, f, e, err)
+				return f.result()
 			}
 			if err := c.failClosedErr(l); err != nil {
-				c.finish(key, f, nil, zero, err)
-				return c.wait(ctx, f)
+				c.finish(key, f, nil, err)
+				return f.result()
 			}
 			pre = &firstRead{l: l, more: more}
 		} // else the leader's ctx ended the read: the flight reads again on its own.
@@ -105,9 +118,9 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 		if pre != nil && pre.l.fill != nil {
 			_ = pre.l.fill.release(context.WithoutCancel(ctx))
 		}
-		c.finish(key, f, nil, zero, ErrClosed)
+		c.finish(key, f, nil, ErrClosed)
 	}
-	return c.wait(ctx, f)
+	return c.wait(ctx, key, f)
 }
 
 // refresh starts a background load of key under generation gen, unless a load of the key
@@ -119,22 +132,32 @@ func (c *Cache[V]) refresh(ctx context.Context, key string, gen uint64, made int
 		sh.mu.Unlock()
 		return false
 	}
-	f := &flight[V]{done: make(chan struct{}), gen: gen, bg: true, made: made}
+	f := &flight[V]{gen: gen, bg: true, made: made}
 	sh.m[key] = f
 	sh.mu.Unlock()
 	if !c.spawn(func() { c.runOne(ctx, key, f, load, nil) }) {
-		var zero V
-		c.finish(key, f, nil, zero, ErrClosed)
+		c.finish(key, f, nil, ErrClosed)
 		return false
 	}
 	return true
 }
 
-// wait returns f's result, or ctx.Err() when ctx ends first.
-func (c *Cache[V]) wait(ctx context.Context, f *flight[V]) (V, error) {
+// wait returns the result of f, the flight of key, or ctx.Err() when ctx ends first.
+func (c *Cache[V]) wait(ctx context.Context, key string, f *flight[V]) (V, error) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	if f.over {
+		sh.mu.Unlock()
+		return f.result()
+	}
+	if f.done == nil {
+		f.done = make(chan struct{})
+	}
+	done := f.done
+	sh.mu.Unlock()
 	select {
-	case <-f.done:
-		return f.val, f.err
+	case <-done:
+		return f.result()
 	case <-ctx.Done():
 		var zero V
 		return zero, ctx.Err()
@@ -193,13 +216,12 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 		}
 		if e != nil {
 			e.gen = f.gen
-			v, err := e.result()
-			c.finish(key, f, e, v, err)
+			_, err := e.result()
+			c.finish(key, f, e, err)
 			return
 		}
 		if err := c.failClosedErr(l); err != nil {
-			var zero V
-			c.finish(key, f, nil, zero, err)
+			c.finish(key, f, nil, err)
 			return
 		}
 		if fill == nil {
@@ -239,28 +261,29 @@ func (c *Cache[V]) complete(key string, f *flight[V], val V, err error, delta in
 	case err == nil:
 		e = c.newEntry(val, false, f.gen, c.now(), delta)
 	case errors.Is(err, ErrNotFound):
-		var zero V
-		val = zero
 		if c.cfg.negTTL != 0 {
+			var zero V
 			e = c.newEntry(zero, true, f.gen, c.now(), delta)
 		}
 	default:
-		var zero V
-		val = zero
 		if f.bg {
 			c.cfg.logger.Warn("cache: background refresh failed", "namespace", c.cfg.ns, "key", key, "error", err)
 		}
 	}
-	return e, c.finish(key, f, e, val, err)
+	return e, c.finish(key, f, e, err)
 }
 
 // finish stores e (if not nil) for key when f is still attached and current, detaches f,
-// and hands val and err to f's waiters: all under the shard lock that Invalidate and Set
-// take, so that no invalidation can fall between the check and the store. It reports
-// whether e was stored.
-func (c *Cache[V]) finish(key string, f *flight[V], e *entry[V], val V, err error) (stored bool) {
+// and hands the answer (e's value, or err when not nil) to f's waiters: all under the shard
+// lock that Invalidate and Set take, so that no invalidation can fall between the check and
+// the store. It reports whether e was stored. Only the first finish of a flight counts.
+func (c *Cache[V]) finish(key string, f *flight[V], e *entry[V], err error) (stored bool) {
 	sh := c.shard(key)
 	sh.mu.Lock()
+	if f.over {
+		sh.mu.Unlock()
+		return false
+	}
 	if sh.m[key] == f {
 		delete(sh.m, key)
 		if e != nil && f.gen == c.gen.Load() {
@@ -270,8 +293,10 @@ func (c *Cache[V]) finish(key string, f *flight[V], e *entry[V], val V, err erro
 			stored = true
 		}
 	}
-	f.val, f.err = val, err
-	close(f.done)
+	f.e, f.err, f.over = e, err, true
+	if f.done != nil {
+		close(f.done)
+	}
 	sh.mu.Unlock()
 	return stored
 }

@@ -33,7 +33,7 @@ type record struct {
 	softExpiry int64  // when it stops being fresh; 0: never
 	delta      int64  // how long the load took (XFetch's recompute time)
 	payload    []byte
-	src        any // the level's own form of the record, for reclaiming it
+	raw        []byte // the bytes the level read, for replacing exactly them (nil: not read)
 }
 
 // lookup is the answer of a shared level for one key: a record, or a filler for a miss.

@@ -104,13 +104,12 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoader[
 		}
 	}
 	if started && !c.spawn(func() { c.runMany(ctx, own, ownF, load) }) {
-		var zero V
 		for i, key := range own {
-			c.finish(key, ownF[i], nil, zero, ErrClosed)
+			c.finish(key, ownF[i], nil, ErrClosed)
 		}
 	}
 	for _, p := range waits {
-		v, werr := c.wait(ctx, p.f)
+		v, werr := c.wait(ctx, p.key, p.f)
 		switch {
 		case werr == nil:
 			out[p.key] = v
@@ -165,9 +164,8 @@ func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V
 			if !waited {
 				// The loader ended the goroutine (runtime.Goexit) before the wait: the
 				// flights waited for must not be left unfinished.
-				var zero V
 				for i, key := range waitKeys {
-					c.finish(key, waitF[i], nil, zero, errGoexit)
+					c.finish(key, waitF[i], nil, errGoexit)
 				}
 			}
 		}()
@@ -198,13 +196,12 @@ func (c *Cache[V]) fromShared(ctx context.Context, keys []string, fs []*flight[V
 	for i, key := range keys {
 		if e := c.sharedHit(ls[i]); e != nil {
 			e.gen = fs[i].gen
-			v, err := e.result()
-			c.finish(key, fs[i], e, v, err)
+			_, err := e.result()
+			c.finish(key, fs[i], e, err)
 			continue
 		}
 		if err := c.failClosedErr(ls[i]); err != nil {
-			var zero V
-			c.finish(key, fs[i], nil, zero, err)
+			c.finish(key, fs[i], nil, err)
 			continue
 		}
 		missKeys, missF = append(missKeys, key), append(missF, fs[i])

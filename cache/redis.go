@@ -237,15 +237,14 @@ func redisErr(err error) error {
 }
 
 func toRecord(e l2.Entry) record {
-	return record{gen: e.Gen, negative: e.Negative, created: e.Created, softExpiry: e.SoftExpiry, delta: e.Delta, payload: e.Payload, src: e}
+	return record{gen: e.Gen, negative: e.Negative, created: e.Created, softExpiry: e.SoftExpiry, delta: e.Delta, payload: e.Payload, raw: e.Raw}
 }
 
 func (r *redisLevel) refill(key string, rec record) filler {
-	e, ok := rec.src.(l2.Entry)
-	if !ok {
+	if rec.raw == nil {
 		return nil
 	}
-	f := r.s.Refill(key, e)
+	f := r.s.Refill(key, fromRecordEntry(rec))
 	if !f.Writes() {
 		return nil
 	}
@@ -253,15 +252,21 @@ func (r *redisLevel) refill(key string, rec record) filler {
 }
 
 func (r *redisLevel) reclaim(ctx context.Context, key string, rec record) filler {
-	e, ok := rec.src.(l2.Entry)
-	if !ok {
+	if rec.raw == nil {
 		return nil
 	}
-	f, err := r.s.Reclaim(ctx, key, e)
+	f, err := r.s.Reclaim(ctx, key, fromRecordEntry(rec))
 	if err != nil || !f.Writes() {
 		return nil
 	}
 	return redisFill{s: r.s, f: f}
+}
+
+// fromRecordEntry is the entry of a record the level read, raw bytes included.
+func fromRecordEntry(r record) l2.Entry {
+	e := toEntry(r)
+	e.Raw = r.raw
+	return e
 }
 
 func toEntry(r record) l2.Entry {

@@ -56,7 +56,9 @@ type Entry struct {
 	// Payload is the codec's encoding of the value.
 	Payload []byte
 
-	raw []byte // the bytes read from Redis, for [Store.Reclaim]
+	// Raw is the envelope as read from Redis (nil for an entry that was not read):
+	// what [Store.Reclaim] and [Store.Refill] compare the key with.
+	Raw []byte
 }
 
 // Encode appends the envelope of e to dst and returns it. Payloads of at least

@@ -140,7 +140,7 @@ func mgetResult(groups [][]int, cmds []*redis.SliceCmd, n int) ([][]byte, error)
 		}
 		for j, i := range idx {
 			if str, ok := vals[j].(string); ok {
-				raws[i] = []byte(str)
+				raws[i] = ownBytes(str)
 			}
 		}
 	}

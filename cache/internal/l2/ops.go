@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -139,11 +140,24 @@ func (s *Store) read(ctx context.Context, key string) (uint64, []byte, error) {
 
 // getBytes returns a GET's value, nil for a missing key.
 func getBytes(cmd *redis.StringCmd) ([]byte, error) {
-	b, err := cmd.Bytes()
+	v, err := cmd.Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	return ownBytes(v), nil
+}
+
+// ownBytes returns the bytes of v, a reply go-redis just read, without copying them:
+// go-redis reads every bulk string into a new allocation that only the reply refers to,
+// and the reply is dropped once its bytes are taken. Never nil.
+func ownBytes(v string) []byte {
+	if len(v) == 0 {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(v), len(v))
 }
 
 // decode decodes raw read under version ver; a value of another generation is a
@@ -157,7 +171,7 @@ func (s *Store) decode(raw []byte, ver uint64) (Entry, bool) {
 		s.st.corrupt.Add(1)
 		return Entry{}, false
 	}
-	e.raw = raw
+	e.Raw = raw
 	return e, true
 }
 
@@ -166,11 +180,11 @@ func (s *Store) decode(raw []byte, ver uint64) (Entry, bool) {
 // caller's codec): the returned fill's Put replaces it, unless the key changed
 // meanwhile (then the fill writes nothing).
 func (s *Store) Reclaim(ctx context.Context, key string, e Entry) (Fill, error) {
-	if e.raw == nil || s.o.LeaseTTL < 0 || !s.allow() {
+	if e.Raw == nil || s.o.LeaseTTL < 0 || !s.allow() {
 		return Fill{}, nil
 	}
 	s.st.corrupt.Add(1)
-	f, ok, err := s.tryLease(ctx, s.ks.data(e.Gen, key), e.Gen, e.raw)
+	f, ok, err := s.tryLease(ctx, s.ks.data(e.Gen, key), e.Gen, e.Raw)
 	if err != nil || !ok {
 		return Fill{}, err
 	}
@@ -309,10 +323,10 @@ func (s *Store) Put(ctx context.Context, f Fill, e Entry, ttl time.Duration) (bo
 // takes no lease, so other readers keep getting e meanwhile: what a background
 // refresh before expiry needs. Its [Store.Release] leaves the key alone.
 func (s *Store) Refill(key string, e Entry) Fill {
-	if e.raw == nil {
+	if e.Raw == nil {
 		return Fill{}
 	}
-	return Fill{key: s.ks.data(e.Gen, key), ver: e.Gen, lease: string(e.raw), write: true, keep: true}
+	return Fill{key: s.ks.data(e.Gen, key), ver: e.Gen, lease: string(e.Raw), write: true, keep: true}
 }
 
 // Release gives up f's lease (after a failed load), so waiters need not wait for
