@@ -109,7 +109,7 @@ func (s *Store) read(ctx context.Context, key string) (uint64, []byte, error) {
 	defer cancel()
 	ver, fresh := s.version()
 	if fresh {
-		raw, err := getBytes(s.c.Get(cctx, s.ks.data(ver, key)))
+		raw, err := s.get(cctx, s.ks.data(ver, key))
 		return ver, raw, err
 	}
 	if ver != 0 {

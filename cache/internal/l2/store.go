@@ -38,6 +38,7 @@ type Store struct {
 	seq   atomic.Uint64
 	br    *breaker.Breaker
 	ver   atomic.Pointer[verState]
+	rd    reads // batches the GETs of hits
 	st    counters
 
 	kick   chan struct{} // asks the refresher to re-read the version

@@ -1,0 +1,125 @@
+package l2
+
+import (
+	"context"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// reads batches the single-key GETs of L2 hits. A GET finding no other read on the
+// wire goes out at once, alone: an idle store adds no latency. GETs arriving while
+// one is on the wire queue up, and when it returns, the first of them sends the
+// whole queue as one pipeline: under concurrency, many hits share one round trip
+// (and one write and one read system call) instead of taking one each.
+type reads struct {
+	mu    sync.Mutex
+	busy  int        // GETs or batches on the wire
+	queue []*readReq // GETs waiting for one to return
+}
+
+// maxWire is how many GETs or batches of GETs may be on the wire at once before further
+// GETs queue up to share the next round trip: one per processor, so that as many round
+// trips as the process can make use of run side by side.
+func maxWire() int { return runtime.GOMAXPROCS(0) }
+
+// readReq is one queued GET.
+type readReq struct {
+	key  string
+	done chan struct{} // closed when raw and err are set, or when the request leads
+	// lead is set (under reads.mu) when the request must send batch, which holds it.
+	lead  bool
+	batch []*readReq
+	raw   []byte
+	err   error
+}
+
+// get returns the value of the Redis key dk (nil when missing). ctx bounds the call:
+// it should carry the call's budget.
+func (s *Store) get(ctx context.Context, dk string) ([]byte, error) {
+	r := &s.rd
+	r.mu.Lock()
+	if r.busy < maxWire() {
+		r.busy++
+		r.mu.Unlock()
+		defer s.handOff()
+		return getBytes(s.c.Get(ctx, dk))
+	}
+	q := &readReq{key: dk, done: make(chan struct{})}
+	r.queue = append(r.queue, q)
+	r.mu.Unlock()
+
+	select {
+	case <-q.done:
+	case <-ctx.Done():
+		r.mu.Lock()
+		if !q.lead {
+			// Not sent yet: leave the queue. (Once picked to lead, the request sends its
+			// batch even though its own caller is gone: the others wait for it.)
+			if i := slices.Index(r.queue, q); i >= 0 {
+				r.queue = slices.Delete(r.queue, i, i+1)
+			}
+			r.mu.Unlock()
+			return nil, ctx.Err()
+		}
+		r.mu.Unlock()
+		<-q.done
+	}
+	if q.lead {
+		s.lead(ctx, q.batch)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return q.raw, q.err
+}
+
+// lead sends batch, then hands the wire on (even if sending panicked).
+func (s *Store) lead(ctx context.Context, batch []*readReq) {
+	defer s.handOff()
+	s.send(ctx, batch)
+}
+
+// handOff is called by the sender of a round trip when it returned: the first GET
+// queued meanwhile is woken to send the queue, or the store goes idle.
+func (s *Store) handOff() {
+	r := &s.rd
+	r.mu.Lock()
+	if len(r.queue) == 0 {
+		r.busy--
+		r.mu.Unlock()
+		return
+	}
+	batch := r.queue
+	r.queue = nil
+	q := batch[0]
+	q.lead, q.batch = true, batch
+	r.mu.Unlock()
+	close(q.done)
+}
+
+// send sends the GETs of batch (the first one its own) as one pipeline, within a
+// budget of its own: the batch must be answered even when the sender's caller is
+// gone. Every request but the sender's is answered through its done channel.
+func (s *Store) send(ctx context.Context, batch []*readReq) {
+	cctx, cancel := s.budget(context.WithoutCancel(ctx))
+	defer cancel()
+	if len(batch) == 1 {
+		batch[0].raw, batch[0].err = getBytes(s.c.Get(cctx, batch[0].key))
+		return
+	}
+	pipe := s.c.Pipeline()
+	cmds := make([]*redis.StringCmd, len(batch))
+	for i, q := range batch {
+		cmds[i] = pipe.Get(cctx, q.key)
+	}
+	_, _ = pipe.Exec(cctx)
+	for i, q := range batch {
+		q.raw, q.err = getBytes(cmds[i])
+		if i > 0 {
+			close(q.done)
+		}
+	}
+}

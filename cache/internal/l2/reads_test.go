@@ -1,0 +1,279 @@
+package l2
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stout-go/stout/internal/redistest"
+)
+
+// gate is a go-redis hook that holds every command or pipeline naming a key with the
+// gated prefix until it is opened, and counts pipelines of GETs.
+type gate struct {
+	prefix    string
+	open      chan struct{}
+	held      atomic.Int64 // commands or pipelines waiting at the gate
+	pipelines atomic.Int64 // pipelines of GETs
+	piped     atomic.Int64 // GETs sent in them
+}
+
+func newGate(prefix string) *gate { return &gate{prefix: prefix, open: make(chan struct{})} }
+
+func (g *gate) gated(cmds ...redis.Cmder) bool {
+	for _, c := range cmds {
+		for _, a := range c.Args()[1:] {
+			if s, ok := a.(string); ok && strings.HasPrefix(s, g.prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (g *gate) wait(cmds ...redis.Cmder) {
+	if g.gated(cmds...) {
+		g.held.Add(1)
+		<-g.open
+	}
+}
+
+func (g *gate) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		g.wait(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "get" {
+			g.pipelines.Add(1)
+			g.piped.Add(int64(len(cmds)))
+		}
+		g.wait(cmds...)
+		return next(ctx, cmds)
+	}
+}
+
+// queued returns how many GETs wait in s's queue.
+func queued(s *Store) int {
+	s.rd.mu.Lock()
+	defer s.rd.mu.Unlock()
+	return len(s.rd.queue)
+}
+
+// fillWire starts as many GETs of gated keys as may be on the wire at once, and waits
+// until all are held at the gate: every GET after them queues.
+func fillWire(t *testing.T, s *Store, g *gate) *sync.WaitGroup {
+	t.Helper()
+	var wg sync.WaitGroup
+	n := runtime.GOMAXPROCS(0)
+	for i := range n {
+		wg.Go(func() {
+			_, err := s.get(context.Background(), fmt.Sprintf("%sblock%d", g.prefix, i))
+			assert.NoError(t, err)
+		})
+	}
+	require.Eventually(t, func() bool { return g.held.Load() == int64(n) }, 10*time.Second, time.Millisecond)
+	return &wg
+}
+
+// TestReadsBatch: GETs arriving while the wire is full wait, and go out together in one
+// pipeline when a round trip returns; each gets its own value, a missing key nil.
+func TestReadsBatch(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	g := newGate(srv.Key("gate:"))
+	c.AddHook(g)
+	s := newStore(t, c, srv.Prefix, Options{})
+	ready(t, s)
+	ctx := context.Background()
+	const n = 20
+	for i := range n - 1 {
+		require.NoError(t, c.Set(ctx, srv.Key(fmt.Sprint("k", i)), fmt.Sprint("v", i), 0).Err())
+	}
+
+	blockers := fillWire(t, s, g)
+	got := make([]any, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			raw, err := s.get(ctx, srv.Key(fmt.Sprint("k", i)))
+			if assert.NoError(t, err) && raw != nil {
+				got[i] = string(raw)
+			}
+		})
+	}
+	require.Eventually(t, func() bool { return queued(s) == n }, 10*time.Second, time.Millisecond)
+	before, pipedBefore := g.pipelines.Load(), g.piped.Load()
+	close(g.open)
+	blockers.Wait()
+	wg.Wait()
+
+	for i := range n - 1 {
+		assert.Equal(t, fmt.Sprint("v", i), got[i], "key %d", i)
+	}
+	assert.Nil(t, got[n-1], "a missing key reads nil")
+	assert.Equal(t, int64(1), g.pipelines.Load()-before, "the queued GETs share one round trip")
+	assert.Equal(t, int64(n), g.piped.Load()-pipedBefore)
+	assert.Equal(t, 0, queued(s))
+	assert.Equal(t, 0, s.rd.busy, "the wire is idle again")
+}
+
+// TestReadsCancelQueued: a queued GET whose context ends returns at once with its error
+// and leaves the queue; the others are answered.
+func TestReadsCancelQueued(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	g := newGate(srv.Key("gate:"))
+	c.AddHook(g)
+	s := newStore(t, c, srv.Prefix, Options{})
+	ready(t, s)
+	require.NoError(t, c.Set(context.Background(), srv.Key("a"), "A", 0).Err())
+	require.NoError(t, c.Set(context.Background(), srv.Key("b"), "B", 0).Err())
+
+	blockers := fillWire(t, s, g)
+	cctx, cancel := context.WithCancel(context.Background())
+	gone := make(chan error, 1)
+	go func() {
+		_, err := s.get(cctx, srv.Key("a"))
+		gone <- err
+	}()
+	require.Eventually(t, func() bool { return queued(s) == 1 }, 10*time.Second, time.Millisecond)
+	var b []byte
+	var berr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b, berr = s.get(context.Background(), srv.Key("b"))
+	}()
+	require.Eventually(t, func() bool { return queued(s) == 2 }, 10*time.Second, time.Millisecond)
+
+	cancel()
+	require.ErrorIs(t, <-gone, context.Canceled, "the cancelled GET returns while the wire is still held")
+	assert.Equal(t, 1, queued(s), "and leaves the queue")
+
+	close(g.open)
+	blockers.Wait()
+	<-done
+	require.NoError(t, berr)
+	assert.Equal(t, "B", string(b))
+	assert.Equal(t, 0, s.rd.busy)
+}
+
+// TestReadsLeaderCancelled: the GET picked to send a batch sends it even when its own
+// caller is gone, so the others in the batch are answered; it returns its caller's
+// error.
+func TestReadsLeaderCancelled(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	g := newGate(srv.Key("gate:"))
+	c.AddHook(g)
+	s := newStore(t, c, srv.Prefix, Options{})
+	ready(t, s)
+	require.NoError(t, c.Set(context.Background(), srv.Key("b"), "B", 0).Err())
+
+	blockers := fillWire(t, s, g)
+	// The first in the queue leads the batch; its key is gated too, so the batch is held
+	// on the wire while its caller gives up.
+	lctx, cancel := context.WithCancel(context.Background())
+	lead := make(chan error, 1)
+	go func() {
+		_, err := s.get(lctx, srv.Key("gate:lead"))
+		lead <- err
+	}()
+	require.Eventually(t, func() bool { return queued(s) == 1 }, 10*time.Second, time.Millisecond)
+	var b []byte
+	var berr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b, berr = s.get(context.Background(), srv.Key("b"))
+	}()
+	require.Eventually(t, func() bool { return queued(s) == 2 }, 10*time.Second, time.Millisecond)
+
+	// Let one blocker return: it hands the queue to the leader, whose pipeline is held.
+	held := g.held.Load()
+	g.open <- struct{}{}
+	require.Eventually(t, func() bool { return g.held.Load() == held+1 && queued(s) == 0 }, 10*time.Second, time.Millisecond)
+	cancel()
+	close(g.open)
+	require.ErrorIs(t, <-lead, context.Canceled)
+	<-done
+	require.NoError(t, berr)
+	assert.Equal(t, "B", string(b))
+	blockers.Wait()
+	assert.Equal(t, 0, s.rd.busy)
+}
+
+// TestReadsStress: many goroutines reading random keys, some giving up at random
+// moments, on a standalone server and a Cluster (where a batch spans slots and nodes):
+// every answer is the key's value, and the wire ends idle.
+func TestReadsStress(t *testing.T) {
+	for _, cluster := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cluster=%v", cluster), func(t *testing.T) {
+			var (
+				c   Client
+				key func(...string) string
+				pfx string
+			)
+			if cluster {
+				cl := redistest.StartCluster(t)
+				c, key, pfx = cl.Client(t), cl.Key, cl.Prefix
+			} else {
+				srv := redistest.Start(t)
+				c, key, pfx = srv.Client(t), srv.Key, srv.Prefix
+			}
+			s := newStore(t, c, pfx, Options{})
+			ready(t, s)
+			ctx := context.Background()
+			const keys = 50
+			for i := range keys {
+				// Distinct hash tags: the keys spread over the Cluster's slots.
+				require.NoError(t, c.Set(ctx, key(fmt.Sprintf("{k%d}", i)), fmt.Sprint("v", i), 0).Err())
+			}
+			var wg sync.WaitGroup
+			var answered, cancelled atomic.Int64
+			for w := range 32 {
+				wg.Go(func() {
+					r := rand.New(rand.NewPCG(uint64(w), 1))
+					for range 100 {
+						i := r.IntN(keys)
+						cctx, cancel := context.WithCancel(ctx)
+						if r.IntN(8) == 0 {
+							time.AfterFunc(time.Duration(r.IntN(200))*time.Microsecond, cancel)
+						}
+						raw, err := s.get(cctx, key(fmt.Sprintf("{k%d}", i)))
+						cancel()
+						if errors.Is(err, context.Canceled) {
+							cancelled.Add(1)
+							continue
+						}
+						if assert.NoError(t, err) {
+							assert.Equal(t, fmt.Sprint("v", i), string(raw))
+							answered.Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			assert.Equal(t, int64(3200), answered.Load()+cancelled.Load())
+			assert.Equal(t, 0, queued(s))
+			assert.Equal(t, 0, s.rd.busy)
+		})
+	}
+}
