@@ -92,8 +92,8 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 	}
 	if c.closing.Err() != nil {
 		// Closed: no load would be run, so the shared level is not read either.
-		c.finish(key, f, nil, zero, ErrClosed)
-		return c.wait(ctx, f)
+		c.finish(key, f, nil, ErrClosed)
+		return f.result()
 	}
 	var pre *firstRead
 	if sl, ok := c.l2.(splitLevel); ok {
