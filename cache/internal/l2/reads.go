@@ -5,15 +5,20 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// reads batches the single-key GETs of L2 hits. A GET finding no other read on the
-// wire goes out at once, alone: an idle store adds no latency. GETs arriving while
-// one is on the wire queue up, and when it returns, the first of them sends the
-// whole queue as one pipeline: under concurrency, many hits share one round trip
-// (and one write and one read system call) instead of taking one each.
+// reads batches the single-key GETs of L2 hits. A GET finding fewer than [maxWire]
+// reads on the wire goes out at once, alone: an idle store adds no latency. GETs
+// arriving while the wire is full queue up, and when a round trip returns, one of
+// them sends the whole queue as one pipeline: under concurrency, many hits share one
+// round trip (and one write and one read system call) instead of taking one each.
+//
+// The sender is the queued GET whose deadline is the latest, and the pipeline is
+// bounded by that deadline: no caller waits past its own budget (each waiter leaves
+// at its own deadline), and the batch gets all the time any of its callers allows.
 type reads struct {
 	mu    sync.Mutex
 	busy  int        // GETs or batches on the wire
@@ -27,8 +32,9 @@ func maxWire() int { return runtime.GOMAXPROCS(0) }
 
 // readReq is one queued GET.
 type readReq struct {
-	key  string
-	done chan struct{} // closed when raw and err are set, or when the request leads
+	key      string
+	deadline time.Time     // of the caller's context; zero: none
+	done     chan struct{} // closed when raw and err are set, or when the request leads
 	// lead is set (under reads.mu) when the request must send batch, which holds it.
 	lead  bool
 	batch []*readReq
@@ -48,6 +54,7 @@ func (s *Store) get(ctx context.Context, dk string) ([]byte, error) {
 		return getBytes(s.c.Get(ctx, dk))
 	}
 	q := &readReq{key: dk, done: make(chan struct{})}
+	q.deadline, _ = ctx.Deadline()
 	r.queue = append(r.queue, q)
 	r.mu.Unlock()
 
@@ -68,7 +75,7 @@ func (s *Store) get(ctx context.Context, dk string) ([]byte, error) {
 		<-q.done
 	}
 	if q.lead {
-		s.lead(ctx, q.batch)
+		s.lead(ctx, q)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -76,10 +83,10 @@ func (s *Store) get(ctx context.Context, dk string) ([]byte, error) {
 	return q.raw, q.err
 }
 
-// lead sends batch, then hands the wire on (even if sending panicked).
-func (s *Store) lead(ctx context.Context, batch []*readReq) {
+// lead sends q's batch, then hands the wire on (even if sending panicked).
+func (s *Store) lead(ctx context.Context, q *readReq) {
 	defer s.handOff()
-	s.send(ctx, batch)
+	s.send(ctx, q)
 }
 
 // handOff is called by the sender of a round trip when it returned: the first GET
@@ -95,19 +102,40 @@ func (s *Store) handOff() {
 	batch := r.queue
 	r.queue = nil
 	q := batch[0]
+	for _, o := range batch[1:] {
+		if later(o.deadline, q.deadline) {
+			q = o
+		}
+	}
 	q.lead, q.batch = true, batch
 	r.mu.Unlock()
 	close(q.done)
 }
 
-// send sends the GETs of batch (the first one its own) as one pipeline, within a
-// budget of its own: the batch must be answered even when the sender's caller is
-// gone. Every request but the sender's is answered through its done channel.
-func (s *Store) send(ctx context.Context, batch []*readReq) {
-	cctx, cancel := s.budget(context.WithoutCancel(ctx))
+// later reports whether deadline a is later than b (zero: no deadline, the latest).
+func later(a, b time.Time) bool {
+	if a.IsZero() || b.IsZero() {
+		return a.IsZero() && !b.IsZero()
+	}
+	return a.After(b)
+}
+
+// send sends the GETs of self's batch as one pipeline, bounded by self's deadline
+// (the batch's latest) but not by its cancellation: the batch must be answered even
+// when the sender's caller is gone. Every request but self is answered through its
+// done channel.
+func (s *Store) send(ctx context.Context, self *readReq) {
+	batch := self.batch
+	var cctx context.Context
+	var cancel context.CancelFunc
+	if self.deadline.IsZero() {
+		cctx, cancel = s.budget(context.WithoutCancel(ctx))
+	} else {
+		cctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), self.deadline)
+	}
 	defer cancel()
 	if len(batch) == 1 {
-		batch[0].raw, batch[0].err = getBytes(s.c.Get(cctx, batch[0].key))
+		self.raw, self.err = getBytes(s.c.Get(cctx, self.key))
 		return
 	}
 	pipe := s.c.Pipeline()
@@ -118,7 +146,7 @@ func (s *Store) send(ctx context.Context, batch []*readReq) {
 	_, _ = pipe.Exec(cctx)
 	for i, q := range batch {
 		q.raw, q.err = getBytes(cmds[i])
-		if i > 0 {
+		if q != self {
 			close(q.done)
 		}
 	}

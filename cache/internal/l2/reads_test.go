@@ -24,9 +24,10 @@ import (
 type gate struct {
 	prefix    string
 	open      chan struct{}
-	held      atomic.Int64 // commands or pipelines waiting at the gate
-	pipelines atomic.Int64 // pipelines of GETs
-	piped     atomic.Int64 // GETs sent in them
+	held      atomic.Int64              // commands or pipelines waiting at the gate
+	pipelines atomic.Int64              // pipelines of GETs
+	piped     atomic.Int64              // GETs sent in them
+	deadline  atomic.Pointer[time.Time] // of the last pipeline of GETs
 }
 
 func newGate(prefix string) *gate { return &gate{prefix: prefix, open: make(chan struct{})} }
@@ -61,6 +62,8 @@ func (g *gate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		if len(cmds) > 0 && cmds[0].Name() == "get" {
+			dl, _ := ctx.Deadline()
+			g.deadline.Store(&dl)
 			g.pipelines.Add(1)
 			g.piped.Add(int64(len(cmds)))
 		}
@@ -276,4 +279,34 @@ func TestReadsStress(t *testing.T) {
 			assert.Equal(t, 0, s.rd.busy)
 		})
 	}
+}
+
+// TestReadsSenderDeadline: the batch goes out under the latest deadline of its callers,
+// so that none of them is held past its own deadline and the batch gets all the time
+// any of them allows.
+func TestReadsSenderDeadline(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	g := newGate(srv.Key("gate:"))
+	c.AddHook(g)
+	s := newStore(t, c, srv.Prefix, Options{})
+	ready(t, s)
+	blockers := fillWire(t, s, g)
+	now := time.Now()
+	deadlines := []time.Time{now.Add(time.Minute), now.Add(3 * time.Minute), now.Add(2 * time.Minute)}
+	var wg sync.WaitGroup
+	for i, dl := range deadlines {
+		ctx, cancel := context.WithDeadline(context.Background(), dl)
+		defer cancel()
+		wg.Go(func() {
+			_, err := s.get(ctx, srv.Key(fmt.Sprint("k", i)))
+			assert.NoError(t, err)
+		})
+		require.Eventually(t, func() bool { return queued(s) == i+1 }, 10*time.Second, time.Millisecond)
+	}
+	close(g.open)
+	blockers.Wait()
+	wg.Wait()
+	require.NotNil(t, g.deadline.Load())
+	assert.True(t, g.deadline.Load().Equal(deadlines[1]), "sent under %v, want the latest %v", *g.deadline.Load(), deadlines[1])
 }
