@@ -18,10 +18,8 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
+	"github.com/stout-go/stout/bench/internal/cputime"
 	"github.com/stout-go/stout/internal/redistest"
 	"github.com/stout-go/stout/ratelimit"
 )
@@ -57,33 +56,6 @@ func (l *mapLimiter) Allow(key string) bool {
 }
 
 const nKeys = 1024
-
-// cpuTime is the CPU time (user+system) this process has used. On a shared
-// machine it is steadier than wall time: other tenants' load does not count.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// serverCPU is the CPU time redis-server has used, from INFO cpu.
-func serverCPU(ctx context.Context, c *redis.Client) time.Duration {
-	info, err := c.Info(ctx, "cpu").Result()
-	if err != nil {
-		return 0
-	}
-	var total float64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
-			f, _ := strconv.ParseFloat(v, 64)
-			total += f
-		}
-	}
-	return time.Duration(total * float64(time.Second))
-}
 
 func keys() []string {
 	k := make([]string, nKeys)
@@ -121,7 +93,7 @@ func BenchmarkMemoryAllow(b *testing.B) {
 			b.Run("mode="+mode+"/impl="+impl.name, func(b *testing.B) {
 				allow := impl.allow()
 				b.ReportAllocs()
-				cpu0 := cpuTime()
+				cpu0 := cputime.Process()
 				var ops atomic.Int64
 				if mode == "serial" {
 					i := 0
@@ -144,7 +116,7 @@ func BenchmarkMemoryAllow(b *testing.B) {
 					})
 				}
 				if n := ops.Load(); n > 0 {
-					b.ReportMetric(float64(cpuTime()-cpu0)/float64(n), "cpu-ns/op")
+					b.ReportMetric(float64(cputime.Process()-cpu0)/float64(n), "cpu-ns/op")
 				}
 			})
 		}
@@ -260,11 +232,11 @@ func BenchmarkRedisAllow(b *testing.B) {
 				if err := allow(0); err != nil { // load the script
 					b.Fatal(err)
 				}
-				srv0 := serverCPU(ctx, c)
+				srv0 := cputime.Redis(ctx, c)
 				hook.n.Store(0)
 				b.ReportAllocs()
 				start := time.Now()
-				cpu0 := cpuTime()
+				cpu0 := cputime.Process()
 				var ops atomic.Int64
 				if mode == "serial" {
 					i := 0
@@ -290,8 +262,8 @@ func BenchmarkRedisAllow(b *testing.B) {
 					})
 				}
 				el := time.Since(start).Seconds()
-				cpu, cmds := cpuTime()-cpu0, hook.n.Load()
-				srv := serverCPU(ctx, c) - srv0
+				cpu, cmds := cputime.Process()-cpu0, hook.n.Load()
+				srv := cputime.Redis(ctx, c) - srv0
 				if n := ops.Load(); n > 0 {
 					b.ReportMetric(float64(cmds)/float64(n), "cmds/op")
 					b.ReportMetric(float64(n)/el, "ops/s")
