@@ -149,11 +149,26 @@ func prefix(tb testing.TB) string {
 
 // ping dials addr and sends PING once.
 func ping(addr string) error {
+	_, err := serverPID(addr)
+	return err
+}
+
+// serverPID dials addr and returns the process id of the server answering there.
+func serverPID(addr string) (int, error) {
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer func() { _ = c.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return c.Ping(ctx).Err()
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, errors.New("INFO server has no process_id")
 }
 
 // process is one redis-server child process.
@@ -218,7 +233,14 @@ func (p *process) restart() error {
 	}()
 	deadline := time.Now().Add(startTimeout)
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
-		err := ping(p.addr())
+		pid, err := serverPID(p.addr())
+		if err == nil && pid != cmd.Process.Pid {
+			// Another server (of a test running in parallel) took the port between
+			// freePort and the start: ours cannot bind it. Try another port.
+			_ = cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("port %d is taken by another redis-server (pid %d)", p.port, pid)
+		}
 		if err == nil {
 			p.cmd, p.done = cmd, done
 			return nil
