@@ -218,7 +218,8 @@ func TestSubscriberHalfOpen(t *testing.T) {
 func TestSubscriberIdle(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	health := 100 * time.Millisecond
+	// Long enough that a loaded machine's stalls (a PONG read late) are not silence.
+	health := 500 * time.Millisecond
 	ev := newSubEvents()
 	a := newStore(t, srv.Client(t), srv.Prefix, ev.options(Options{SubscriberHealth: health}))
 	b := newStore(t, srv.Client(t), srv.Prefix, Options{})
@@ -228,7 +229,7 @@ func TestSubscriberIdle(t *testing.T) {
 	waitSubscribed(t, a, 2)
 	ps := currentPubSub(a)
 
-	idle := 4 * silentPeriods * health
+	idle := 3 * silentPeriods * health
 	select {
 	case up := <-ev.sub:
 		t.Fatalf("OnSubscription(%v) on an idle, healthy subscription", up)
