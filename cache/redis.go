@@ -186,6 +186,11 @@ func (c *Cache[V]) attachRedis(o *RedisOptions) error {
 		// this and ends after it may still store its value: the window is one load.
 		OnVersionRaised: func(uint64) { c.l1.InvalidateAll() },
 		OnSubscription: func(up bool) {
+			if c.closing.Err() != nil {
+				// The end of the subscription at Close: hits are still served from
+				// memory after Close, and nothing can be heard any more anyway.
+				return
+			}
 			// Up: drop L1 first, then say the subscription is up: whoever sees
 			// listened must not have its later values dropped by this call.
 			// Down: stop keeping values first, then drop L1: a value stored in
