@@ -121,8 +121,8 @@
 // Reads are batched under concurrency. The GET of a Get that finds fewer than GOMAXPROCS
 // of the Cache's single-key GETs on the wire goes out at once, alone: an idle cache adds
 // no latency. A GET that finds GOMAXPROCS there queues, and when one of them returns, the
-// first queued GET sends every GET queued by then in one round trip (one pipeline),
-// within a budget of its own. Under load, hits thus share round trips, and the write and
+// queued GET with the latest deadline sends every GET queued by then in one round trip
+// (one pipeline), bounded by that deadline, so no caller waits past its own budget. Under load, hits thus share round trips, and the write and
 // read system calls that go with them, instead of taking one each. Reads of the version,
 // lease waits and GetMany's MGETs are not queued.
 //

@@ -27,9 +27,10 @@
 //   - Read batching: the single-key GET of a read goes out at once while fewer
 //     than GOMAXPROCS such GETs of the store are on the wire, so an idle store adds
 //     no latency; beyond that, GETs queue, and when one on the wire returns, the
-//     first queued GET sends the whole queue as one pipeline, within a budget of
-//     its own. A queued GET whose context ends leaves the queue, unless it was
-//     already picked to send the batch: it then sends it for the others.
+//     queued GET with the latest deadline sends the whole queue as one pipeline,
+//     bounded by that deadline. A queued GET whose context ends leaves the queue,
+//     unless it was already picked to send the batch: it then sends it for the
+//     others.
 //   - Leases: on a miss [Store.Get] takes a lease (SET NX PX of a placeholder,
 //     0xB7 'L' and a token, in the data key itself); [Store.Put] writes with a
 //     single-key Lua compare-and-set that succeeds only while the lease is still
