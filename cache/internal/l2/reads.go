@@ -131,7 +131,7 @@ func (s *Store) send(ctx context.Context, self *readReq) {
 	if self.deadline.IsZero() {
 		cctx, cancel = s.budget(context.WithoutCancel(ctx))
 	} else {
-		cctx, cancel = context.WithDeadline(context.WithoutCancel(ctx), self.deadline)
+		cctx, cancel = s.budgetUntil(context.WithoutCancel(ctx), self.deadline)
 	}
 	defer cancel()
 	if len(batch) == 1 {

@@ -28,7 +28,8 @@ const (
 
 // Store is the Redis level of one cache namespace. It is safe for concurrent use
 // by multiple goroutines. It runs two goroutines (the invalidation subscriber
-// and the version refresher) until [Store.Close].
+// and the version refresher) until [Store.Close], and a third (the budget clock)
+// while calls wait on Redis.
 type Store struct {
 	o     Options
 	c     Client
@@ -40,6 +41,7 @@ type Store struct {
 	ver   atomic.Pointer[verState]
 	rd    reads // batches the GETs of hits
 	st    counters
+	clock *budgetClock // ends the budgets of calls at their deadlines
 
 	kick   chan struct{} // asks the refresher to re-read the version
 	ctx    context.Context
@@ -68,11 +70,12 @@ func New(o Options) (*Store, error) {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	s := &Store{
-		o:    o,
-		c:    o.Client,
-		ks:   newKeyspace(o.Prefix, o.Namespace),
-		id:   hex.EncodeToString(id[:]),
-		kick: make(chan struct{}, 1),
+		o:     o,
+		c:     o.Client,
+		ks:    newKeyspace(o.Prefix, o.Namespace),
+		id:    hex.EncodeToString(id[:]),
+		kick:  make(chan struct{}, 1),
+		clock: newBudgetClock(o.Budget),
 	}
 	switch o.Client.(type) {
 	case *redis.Client:
@@ -120,6 +123,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.clock.close()
 	s.br.Close()
 	return nil
 }
@@ -268,9 +272,16 @@ func (s *Store) refresher() {
 	}
 }
 
-// budget returns ctx bounded by the per-call budget.
+// budget returns ctx bounded by the per-call budget. The budget is closed by the
+// store's budget clock rather than a timer of its own (see [budgetCtx]); after Close,
+// a budget ends as soon as it is waited on.
 func (s *Store) budget(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.o.Budget)
+	return withBudget(ctx, s.clock, time.Now().Add(s.o.Budget))
+}
+
+// budgetUntil returns ctx bounded by deadline, like budget.
+func (s *Store) budgetUntil(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+	return withBudget(ctx, s.clock, deadline)
 }
 
 // observe reports the outcome of a Redis call to the breaker and the counters.
