@@ -86,7 +86,9 @@ func TestBudgetDeadline(t *testing.T) {
 // The same on the real clock, with bounds a loaded machine keeps.
 func TestBudgetDeadlineRealTime(t *testing.T) {
 	t.Parallel()
-	const budget = 100 * time.Millisecond
+	// The exact timing is checked on the fake clock above; here the bounds leave room for
+	// a loaded machine's stalls.
+	const budget = time.Second
 	k := newBudgetClock(budget)
 	defer k.close()
 	start := time.Now()
@@ -94,14 +96,15 @@ func TestBudgetDeadlineRealTime(t *testing.T) {
 	defer cancel()
 	select {
 	case <-ctx.Done():
-		t.Fatal("Done closed at once")
-	case <-time.After(budget / 2):
+		if time.Since(start) < budget {
+			t.Fatal("Done closed before the deadline")
+		}
+	case <-time.After(budget / 10):
 	}
-	require.NoError(t, ctx.Err())
 	<-ctx.Done()
 	elapsed := time.Since(start)
 	assert.GreaterOrEqual(t, elapsed, budget, "Done closed before the deadline")
-	assert.Less(t, elapsed, budget+200*time.Millisecond, "Done closed long after the deadline")
+	assert.Less(t, elapsed, budget+2*time.Second, "Done closed long after the deadline")
 	assert.ErrorIs(t, ctx.Err(), context.DeadlineExceeded)
 }
 
