@@ -122,9 +122,16 @@
 // of the Cache's single-key GETs on the wire goes out at once, alone: an idle cache adds
 // no latency. A GET that finds GOMAXPROCS there queues, and when one of them returns, the
 // queued GET with the latest deadline sends every GET queued by then in one round trip
-// (one pipeline), bounded by that deadline, so no caller waits past its own budget. Under load, hits thus share round trips, and the write and
-// read system calls that go with them, instead of taking one each. Reads of the version,
-// lease waits and GetMany's MGETs are not queued.
+// (one pipeline), bounded by that deadline, so no caller waits past its own budget. Under
+// load, hits thus share round trips, and the write and read system calls that go with
+// them, instead of taking one each. Reads of the version, lease waits and GetMany's MGETs
+// are not queued.
+//
+// The budget of a step is a context with the step's deadline, as context.WithTimeout
+// would make, but without a runtime timer per call: one goroutine per cache, running
+// only while some step waits on a deadline, closes the expired ones (within Budget/16 of
+// the deadline, never before it). go-redis turns the deadline into socket deadlines
+// (with ContextTimeoutEnabled), so a server that stops answering costs one budget.
 //
 // [Cache.GetMany] reads its Redis misses with one MGET per Cluster slot (per hash tag on a
 // Ring, a single MGET on one server), in one pipeline, and takes the leases of the keys

@@ -62,7 +62,9 @@ type RedisOptions struct {
 	// one round trip: a pipeline of two commands).
 	VersionStaleness time.Duration
 
-	// Budget bounds each Redis round trip. Default [DefaultRedisBudget] (250 ms).
+	// Budget bounds each step of a call that goes to Redis (a read, a lease, a write; a
+	// step is one round trip, or two when the namespace version must be read first).
+	// Default [DefaultRedisBudget] (250 ms).
 	Budget time.Duration
 
 	// LeaseTTL is how long a fill lease outlives a crashed holder. On an L2 miss the

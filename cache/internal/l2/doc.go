@@ -52,9 +52,11 @@
 //     loaded the keys it holds. [Store.FinishMany] writes a batch's values (each
 //     fenced by its lease) and releases the rest of its leases in one pipeline;
 //     [Store.PutMany] and [Store.ReleaseMany] are its two halves.
-//   - Outages: a time budget per step that calls Redis, a circuit breaker
-//     (internal/breaker) with a PING probe, construction while Redis is down,
-//     errors wrapped and returned so the cache can fail open.
+//   - Outages: a time budget per step that calls Redis (budget.go: a context with
+//     the step's deadline whose Done is closed by one clock goroutine per store,
+//     running only while some budget waits, instead of a runtime timer per call),
+//     a circuit breaker (internal/breaker) with a PING probe, construction while
+//     Redis is down, errors wrapped and returned so the cache can fail open.
 //   - The invalidation subscriber: callbacks for invalidations heard from other
 //     instances ([Options.OnInvalidate], [Options.OnInvalidateAll]) and for a
 //     subscription lost or back ([Options.OnSubscription]; the cache drops its

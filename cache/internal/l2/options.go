@@ -46,7 +46,8 @@ type Options struct {
 	// [DefaultVersionStaleness]; -1 reads the version with every call (strict).
 	VersionStaleness time.Duration
 
-	// Budget bounds each Redis round trip of a call. Default [DefaultBudget].
+	// Budget bounds each step of a call that goes to Redis (one round trip, or two
+	// when the version must be read first). Default [DefaultBudget].
 	Budget time.Duration
 
 	// LeaseTTL is how long a fill lease lives if its holder never writes or
