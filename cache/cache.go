@@ -173,7 +173,7 @@ func (c *Cache[V]) serve(ctx context.Context, key string, e *entry[V], now int64
 	}
 	if now < e.fresh {
 		if load != nil && c.earlyRefresh(e, now) && e.refreshing.CompareAndSwap(false, true) {
-			if c.refresh(ctx, key, gen, e.made, load) {
+			if c.refresh(ctx, key, gen, e, load) {
 				c.stats.earlyRefreshes.Add(1)
 			}
 		}
@@ -183,7 +183,7 @@ func (c *Cache[V]) serve(ctx context.Context, key string, e *entry[V], now int64
 	}
 	if now < e.stale && !e.neg && load != nil {
 		if e.refreshing.CompareAndSwap(false, true) {
-			c.refresh(ctx, key, gen, e.made, load)
+			c.refresh(ctx, key, gen, e, load)
 		}
 		c.stats.staleServed.Add(1)
 		return e.value, nil, true

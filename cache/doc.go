@@ -70,7 +70,8 @@
 //   - [Options.Stale] (stale-while-revalidate, off by default): for up to Stale past the
 //     TTL, Get returns the expired value at once and starts exactly one background refresh of
 //     the key; so values can be up to TTL+Stale old. If the refresh fails, the value is
-//     served until the bound and the next Get after it loads in the foreground.
+//     served until the bound and the next Get after it loads in the foreground. With Redis
+//     this holds across instances and in an L2-only cache too (see below).
 //   - [Options.Beta] (XFetch early refresh, on by default): no extra staleness. As expiry
 //     nears, a hit starts a background refresh with probability exp(−gap/(delta·Beta)), where
 //     gap is the time left and delta the measured duration of the load that produced the
@@ -207,8 +208,19 @@
 // Early refresh and stale-while-revalidate work across instances: a background refresh
 // that finds in Redis the value it refreshes recomputes it and replaces it with a
 // compare-and-set over exactly those bytes, taking no lease, so the other instances keep
-// reading the current value meanwhile. A value past its soft expiry in Redis is a miss
-// whose lease holder refills it while the others wait for it. An instance keeps nothing in
+// reading the current value meanwhile. With [Options.Stale], a value past its soft expiry
+// in Redis (the key lives on until soft expiry plus Stale) is served stale by every
+// instance, in an L2-only cache too, without waiting; it is kept in L1 as a stale entry,
+// and one background refresh is started per instance (in an L2-only cache, callers that
+// come while it runs are answered the stale value by it). Of those refreshes, the one that
+// takes the key's refresh lock (SET NX PX LeaseTTL of a key next to the data key) loads
+// and writes with the compare-and-set above, which also gives the lock up; the others end
+// without a load and drop the stale entry from L1, so that their next Get reads the new
+// value from Redis once it is there. So the loader runs once across the instances, and an
+// invalidation during the refresh makes its write fail like any other. Negative entries
+// are never served stale: past their soft expiry they are misses whose lease holder
+// refills them while the others wait for it, as is any value past its soft expiry
+// without Stale. An instance keeps nothing in
 // process memory until its invalidation subscription is first up (unless the breaker is
 // open), so an invalidation sent while it starts is not lost for it.
 //
@@ -224,6 +236,8 @@
 //	                               its TTL plus Stale (none if it never expires); or,
 //	                               while an instance loads the key, the lease placeholder
 //	                               (0xB7, 'L', the holder's token), PX LeaseTTL
+//	<prefix>:<ns>:v<ver>:{<key>}:r refresh lock of a stale value: the refreshing
+//	                               instance's token, PX LeaseTTL
 //	<prefix>:<ns>:inv              pub/sub channel: "<instance id> k <key>" for Invalidate
 //	                               and Set, "<instance id> v <version>" for InvalidateAll
 //

@@ -27,6 +27,11 @@ type flight[V any] struct {
 	made int64     // for a refresh: when the entry it refreshes was made
 	e    *entry[V] // the answer when err is nil (stored in L1 or not)
 	err  error
+
+	// serve is, for a refresh, the entry it refreshes: a caller that finds the flight
+	// gets it (stale within its bound) instead of waiting, as a hit in L1 would. It is
+	// what spares the waits in an L2-only cache, where no L1 entry holds the value.
+	serve *entry[V]
 }
 
 // result is the flight's answer; it may be read once finish has run.
@@ -62,11 +67,18 @@ func (c *Cache[V]) join(key string) (f *flight[V], e *entry[V], started bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	gen := c.gen.Load()
+	now := c.now()
 	if f = sh.m[key]; f != nil && f.gen == gen {
+		if e := f.serve; e != nil && now < e.stale && !e.neg {
+			if now >= e.fresh {
+				c.stats.staleServed.Add(1)
+			}
+			return nil, e, false
+		}
 		c.stats.coalesced.Add(1)
 		return f, nil, false
 	}
-	if e, ok := c.l1.GetIfPresent(key); ok && usable(e, gen, c.now()) {
+	if e, ok := c.l1.GetIfPresent(key); ok && usable(e, gen, now) {
 		return nil, e, false
 	}
 	f = &flight[V]{gen: gen}
@@ -105,6 +117,9 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 				e.gen = f.gen
 				_, err := e.result()
 				c.finish(key, f, e, err)
+				if l.rec.stale {
+					c.revalidate(ctx, key, f.gen, e, load)
+				}
 				return f.result()
 			}
 			if err := c.failClosedErr(l); err != nil {
@@ -123,16 +138,26 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 	return c.wait(ctx, key, f)
 }
 
-// refresh starts a background load of key under generation gen, unless a load of the key
-// is in flight or the generation has moved. It reports whether it started one.
-func (c *Cache[V]) refresh(ctx context.Context, key string, gen uint64, made int64, load Loader[V]) bool {
+// revalidate answers the stale value e of key, read from the shared level, with one
+// background refresh: stale-while-revalidate across instances.
+func (c *Cache[V]) revalidate(ctx context.Context, key string, gen uint64, e *entry[V], load Loader[V]) {
+	c.stats.staleServed.Add(1)
+	if e.refreshing.CompareAndSwap(false, true) {
+		c.refresh(ctx, key, gen, e, load)
+	}
+}
+
+// refresh starts a background load of key under generation gen to replace old, unless a
+// load of the key is in flight or the generation has moved. It reports whether it started
+// one.
+func (c *Cache[V]) refresh(ctx context.Context, key string, gen uint64, old *entry[V], load Loader[V]) bool {
 	sh := c.shard(key)
 	sh.mu.Lock()
 	if f := sh.m[key]; (f != nil && f.gen == gen) || c.gen.Load() != gen {
 		sh.mu.Unlock()
 		return false
 	}
-	f := &flight[V]{gen: gen, bg: true, made: made}
+	f := &flight[V]{gen: gen, bg: true, made: old.made, serve: old}
 	sh.m[key] = f
 	sh.mu.Unlock()
 	if !c.spawn(func() { c.runOne(ctx, key, f, load, nil) }) {
@@ -207,7 +232,18 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 			l = pre.l
 		}
 		e := c.sharedHit(l)
-		if e != nil && f.bg && e.made <= f.made {
+		switch {
+		case e != nil && f.bg && l.rec.stale:
+			// A refresh that finds a stale value in the shared level: one instance
+			// recomputes it, the one that takes its refresh lock, and replaces it only
+			// while it is still there. The others end here and keep serving it.
+			var ok bool
+			if fill, ok = c.lockRefresh(ctx, key, l); !ok || fill == nil {
+				c.skip(key, f, e)
+				return
+			}
+			e = nil
+		case e != nil && f.bg && e.made <= f.made:
 			// A refresh that finds the value it refreshes (or an older one) in the shared
 			// level recomputes it, and replaces it only while it is still there.
 			if fill = c.refill(key, l); fill != nil {
@@ -218,6 +254,9 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 			e.gen = f.gen
 			_, err := e.result()
 			c.finish(key, f, e, err)
+			if l.rec.stale {
+				c.revalidate(ctx, key, f.gen, e, load)
+			}
 			return
 		}
 		if err := c.failClosedErr(l); err != nil {
@@ -251,6 +290,30 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 	}()
 	val, err = load(ctx, key)
 	returned = true
+}
+
+// skip ends f, a refresh of key that another instance makes, without a load: its waiters
+// get e, the stale value the shared level holds, and the entry f refreshes is dropped from
+// L1, so that the next Get reads the shared level again and finds the other instance's
+// value as soon as it is there.
+func (c *Cache[V]) skip(key string, f *flight[V], e *entry[V]) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if f.over {
+		return
+	}
+	if sh.m[key] == f {
+		delete(sh.m, key)
+		if cur, ok := c.l1.GetIfPresent(key); ok && cur == f.serve {
+			c.l1.Invalidate(key)
+		}
+	}
+	e.gen = f.gen
+	f.e, f.over = e, true
+	if f.done != nil {
+		close(f.done)
+	}
 }
 
 // complete records the result of f's load of key: builds the entry to cache, if any, and

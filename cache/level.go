@@ -34,6 +34,7 @@ type record struct {
 	delta      int64  // how long the load took (XFetch's recompute time)
 	payload    []byte
 	raw        []byte // the bytes the level read, for replacing exactly them (nil: not read)
+	stale      bool   // a hit past its soft expiry, which the level serves stale
 }
 
 // lookup is the answer of a shared level for one key: a record, or a filler for a miss.
@@ -86,6 +87,25 @@ type reclaimer interface {
 // readers meanwhile: what a background refresh of a value needs.
 type refiller interface {
 	refill(key string, rec record) filler
+}
+
+// staleRefresher is a shared level that serves values past their soft expiry (as hits
+// flagged stale) and elects the one instance that refreshes such a value: tryRefresh
+// takes the key's refresh lock and returns a filler that replaces rec only while it is
+// still there, without holding back other readers; ok is false when another instance
+// holds the lock.
+type staleRefresher interface {
+	tryRefresh(ctx context.Context, key string, rec record) (f filler, ok bool)
+}
+
+// lockRefresh returns the filler of the refresh of the stale hit l, with ok false when
+// another instance refreshes it. When the level cannot tell (it failed), the refresh
+// goes on with a plain refill.
+func (c *Cache[V]) lockRefresh(ctx context.Context, key string, l lookup) (filler, bool) {
+	if r, ok := c.l2.(staleRefresher); ok {
+		return r.tryRefresh(ctx, key, l.rec)
+	}
+	return c.refill(key, l), true
 }
 
 // refill returns the filler that replaces the hit l after a refresh, or nil.
@@ -156,14 +176,16 @@ func (c *Cache[V]) decode(b []byte, v *V) (ok bool) {
 }
 
 // fromRecord decodes a record of the shared level into an L1 entry of generation gen.
-// ok is false for a record that cannot be decoded or is no longer fresh at now: both are
-// misses (the first is then overwritten by the fill).
+// ok is false for a record that cannot be decoded or is no longer fresh at now (or, for a
+// record the level serves stale, past the stale bound): both are misses (the first is
+// then overwritten by the fill). A stale record keeps its windows, so that L1 serves it
+// stale too.
 func (c *Cache[V]) fromRecord(rec record, gen uint64, now int64) (*entry[V], bool) {
 	fresh := int64(noExpiry)
 	if rec.softExpiry != 0 {
 		fresh = rec.softExpiry
 	}
-	if now >= fresh {
+	if now >= fresh && (!rec.stale || rec.negative || now >= addSat(fresh, c.cfg.stale)) {
 		return nil, false
 	}
 	e := &entry[V]{neg: rec.negative, gen: gen, made: rec.created, delta: rec.delta, fresh: fresh}

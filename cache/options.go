@@ -42,8 +42,10 @@ type Options struct {
 	NegativeTTL time.Duration
 
 	// Stale is the stale-while-revalidate bound: for up to Stale after a value stops being
-	// fresh, Get returns it at once and starts one background refresh of the key. Default 0:
-	// no stale value is ever served (an expired value is a miss). Negative values mean off.
+	// fresh, Get returns it at once and starts one background refresh of the key. With
+	// Redis, a value past its soft expiry there is served stale by every instance (L2-only
+	// caches included), and one instance refreshes it. Default 0: no stale value is ever
+	// served (an expired value is a miss). Negative values mean off.
 	Stale time.Duration
 
 	// Beta tunes XFetch probabilistic early refresh (Vattani et al., VLDB 2015): a hit

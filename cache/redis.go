@@ -168,6 +168,7 @@ func (c *Cache[V]) attachRedis(o *RedisOptions) error {
 		LeaseTTL:             o.LeaseTTL,
 		LeaseWait:            o.LeaseWait,
 		CompressAt:           o.CompressAt,
+		ServeStale:           time.Duration(c.cfg.stale),
 		BreakerFailures:      o.BreakerFailures,
 		BreakerProbeInterval: o.BreakerProbeInterval,
 		// Counted once applied: whoever sees the count must not read what it dropped.
@@ -244,7 +245,7 @@ func redisErr(err error) error {
 }
 
 func toRecord(e l2.Entry) record {
-	return record{gen: e.Gen, negative: e.Negative, created: e.Created, softExpiry: e.SoftExpiry, delta: e.Delta, payload: e.Payload, raw: e.Raw}
+	return record{gen: e.Gen, negative: e.Negative, created: e.Created, softExpiry: e.SoftExpiry, delta: e.Delta, payload: e.Payload, raw: e.Raw, stale: e.Stale}
 }
 
 func (r *redisLevel) refill(key string, rec record) filler {
@@ -256,6 +257,22 @@ func (r *redisLevel) refill(key string, rec record) filler {
 		return nil
 	}
 	return redisFill{s: r.s, f: f}
+}
+
+func (r *redisLevel) tryRefresh(ctx context.Context, key string, rec record) (filler, bool) {
+	if rec.raw == nil {
+		return nil, true
+	}
+	f, ok, err := r.s.TryRefresh(ctx, key, fromRecordEntry(rec))
+	if err != nil {
+		// Redis failed: refresh without the lock, replacing the value only while it is
+		// still there (a write that fails with Redis writes nothing).
+		return r.refill(key, rec), true
+	}
+	if !ok {
+		return nil, false
+	}
+	return redisFill{s: r.s, f: f}, true
 }
 
 func (r *redisLevel) reclaim(ctx context.Context, key string, rec record) filler {

@@ -44,6 +44,12 @@
 //     over a value the caller's codec cannot decode, so that its fill replaces it;
 //     [Store.Refill] replaces a value a refresh recomputed, only while the key
 //     still holds exactly its bytes, without a lease.
+//   - Stale-while-revalidate: with [Options.ServeStale], Begin and Wait answer a
+//     value past its soft expiry (within the bound; never a negative entry) as a
+//     hit flagged [Entry.Stale] instead of taking its lease, and
+//     [Store.TryRefresh] elects the one process that refreshes it (SET NX PX of
+//     a lock key in the data key's slot); its fill is a Refill whose Put also
+//     deletes the lock, in the same script.
 //   - Batches: [Store.GetMany] reads with one MGET per Cluster slot (per hash tag
 //     on a Ring, one MGET on a single server), pipelined, never a CROSSSLOT error,
 //     and takes the misses' leases in one more pipeline (releasing every lease it

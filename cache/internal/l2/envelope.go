@@ -59,6 +59,9 @@ type Entry struct {
 	// Raw is the envelope as read from Redis (nil for an entry that was not read):
 	// what [Store.Reclaim] and [Store.Refill] compare the key with.
 	Raw []byte
+	// Stale marks a hit past its soft expiry, served under [Options.ServeStale].
+	// It is not part of the envelope.
+	Stale bool
 }
 
 // Encode appends the envelope of e to dst and returns it. Payloads of at least

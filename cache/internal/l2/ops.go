@@ -22,6 +22,15 @@ var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 
+// casUnlockScript is casScript on KEYS[1] that also deletes the refresh lock
+// KEYS[2] while it holds the token ARGV[4], written or not.
+var casUnlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local px = tonumber(ARGV[3])
+if px > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', px) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1`)
+
 // bumpScript creates the version key if missing, increments it and publishes the
 // new version: InvalidateAll in one round trip.
 var bumpScript = redis.NewScript(`
@@ -38,7 +47,9 @@ type Fill struct {
 	ver   uint64 // namespace version read before the load
 	lease string // placeholder value of our lease, or the bytes a refill replaces; "" for an unfenced write
 	write bool
-	keep  bool // a refill: Release leaves the key alone
+	keep  bool   // a refill: Release leaves the key alone
+	lock  string // the refresh lock a TryRefresh fill holds, with its token in tok
+	tok   string
 }
 
 // Leased reports whether the fill holds a lease: its [Store.Put] succeeds only
@@ -84,7 +95,7 @@ func (s *Store) Begin(ctx context.Context, key string) (e Entry, hit bool, f Fil
 	}
 	dk := s.ks.data(ver, key)
 	if raw != nil {
-		if e, ok := s.decode(raw, ver); ok && s.fresh(e) {
+		if e, ok := s.decode(raw, ver); ok && s.usable(&e) {
 			s.st.hits.Add(1)
 			return e, true, Fill{}, false, nil
 		}
@@ -198,6 +209,21 @@ func (s *Store) fresh(e Entry) bool {
 	return e.SoftExpiry == 0 || s.now() < e.SoftExpiry
 }
 
+// usable reports whether e answers a read: fresh, or with [Options.ServeStale]
+// a value (not a negative entry) within that long past its soft expiry, which it
+// flags stale.
+func (s *Store) usable(e *Entry) bool {
+	if s.fresh(*e) {
+		return true
+	}
+	if s.o.ServeStale > 0 && !e.Negative && s.now()-e.SoftExpiry < int64(s.o.ServeStale) {
+		e.Stale = true
+		s.st.staleHits.Add(1)
+		return true
+	}
+	return false
+}
+
 // Wait waits for the value of the key whose lease another holder has (f from
 // [Store.Begin] with wait true), polling with backoff for up to
 // [Options.LeaseWait]. It returns the holder's value, or a Fill: its own lease
@@ -235,7 +261,7 @@ func (s *Store) Wait(ctx context.Context, f Fill) (Entry, bool, Fill, error) {
 			continue
 		}
 		if raw != nil {
-			if e, ok := s.decode(raw, ver); ok && s.fresh(e) {
+			if e, ok := s.decode(raw, ver); ok && s.usable(&e) {
 				s.st.leaseWaitHits.Add(1)
 				return e, true, Fill{}, nil
 			}
@@ -305,7 +331,13 @@ func (s *Store) Put(ctx context.Context, f Fill, e Entry, ttl time.Duration) (bo
 		s.observe(ctx, nil)
 		return true, nil
 	}
-	n, err := casScript.Run(cctx, s.c, []string{f.key}, f.lease, b, pxArg(ttl)).Int64()
+	var n int64
+	var err error
+	if f.lock != "" {
+		n, err = casUnlockScript.Run(cctx, s.c, []string{f.key, f.lock}, f.lease, b, pxArg(ttl), f.tok).Int64()
+	} else {
+		n, err = casScript.Run(cctx, s.c, []string{f.key}, f.lease, b, pxArg(ttl)).Int64()
+	}
 	if err != nil {
 		return false, s.fail(ctx, err)
 	}
@@ -329,15 +361,61 @@ func (s *Store) Refill(key string, e Entry) Fill {
 	return Fill{key: s.ks.data(e.Gen, key), ver: e.Gen, lease: string(e.Raw), write: true, keep: true}
 }
 
+// TryRefresh elects the one instance that refreshes e, a stale value
+// [Store.Begin] or [Store.Wait] returned: it takes the key's refresh lock (a
+// SET NX, with expiry [Options.LeaseTTL], or [DefaultLeaseTTL] with leases off,
+// on a key next to the data key, in its Cluster slot). When it gets the lock it
+// returns a [Store.Refill]-style fill: no lease, so other readers keep getting
+// e meanwhile, and a Put that replaces e only while the key still holds exactly
+// e's bytes; the Put and [Store.Release] also give up the lock (Put in the same
+// script call). ok is false when another instance holds the lock: it refreshes
+// the key, and the caller should not.
+func (s *Store) TryRefresh(ctx context.Context, key string, e Entry) (f Fill, ok bool, err error) {
+	if e.Raw == nil {
+		return Fill{}, false, nil
+	}
+	if !s.allow() {
+		return Fill{}, false, ErrUnavailable
+	}
+	f = s.Refill(key, e)
+	f.lock, f.tok = f.key+":r", s.token()
+	ttl := s.o.LeaseTTL
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	cctx, cancel := s.budget(ctx)
+	defer cancel()
+	ok, err = s.c.SetNX(cctx, f.lock, f.tok, ttl).Result()
+	if err != nil {
+		if (ctx.Err() != nil || cctx.Err() != nil) && !isReply(err) {
+			// The lock may be held with only the reply lost: give it up (best
+			// effort), or no instance refreshes the key until the lock expires.
+			rctx, rcancel := s.budget(context.WithoutCancel(ctx))
+			_ = releaseScript.Run(rctx, s.c, []string{f.lock}, f.tok).Err()
+			rcancel()
+		}
+		return Fill{}, false, s.fail(ctx, err)
+	}
+	s.observe(ctx, nil)
+	if !ok {
+		return Fill{}, false, nil
+	}
+	return f, true, nil
+}
+
 // Release gives up f's lease (after a failed load), so waiters need not wait for
 // it to expire. It is a no-op for a fill without a lease.
 func (s *Store) Release(ctx context.Context, f Fill) error {
-	if f.lease == "" || f.keep || !s.allow() {
+	key, val := f.key, f.lease
+	if f.lock != "" {
+		key, val = f.lock, f.tok
+	}
+	if val == "" || (f.keep && f.lock == "") || !s.allow() {
 		return nil
 	}
 	cctx, cancel := s.budget(ctx)
 	defer cancel()
-	if err := releaseScript.Run(cctx, s.c, []string{f.key}, f.lease).Err(); err != nil {
+	if err := releaseScript.Run(cctx, s.c, []string{key}, val).Err(); err != nil {
 		return s.fail(ctx, err)
 	}
 	s.observe(ctx, nil)

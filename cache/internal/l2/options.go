@@ -62,6 +62,14 @@ type Options struct {
 	// Default 0: never.
 	CompressAt int
 
+	// ServeStale is how long past its soft expiry a value may be served stale:
+	// [Store.Begin] and [Store.Wait] answer such a value (still in Redis) as a hit
+	// flagged [Entry.Stale], instead of taking the key's lease, for
+	// stale-while-revalidate across instances, with [Store.TryRefresh] electing
+	// the one instance that recomputes it. Negative entries are never served
+	// stale; [Store.GetMany] treats stale values as misses. Default 0: off.
+	ServeStale time.Duration
+
 	// BreakerFailures is the number of consecutive Redis failures that open the
 	// circuit breaker. Default 5.
 	BreakerFailures int

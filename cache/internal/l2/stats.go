@@ -5,6 +5,7 @@ import "sync/atomic"
 // Stats is a snapshot of a [Store]'s counters.
 type Stats struct {
 	Hits             uint64 // Get/GetMany found a value
+	StaleHits        uint64 // ... past its soft expiry, served stale (counted in Hits too)
 	Misses           uint64 // Get/GetMany found none (or undecodable bytes)
 	LeaseWaits       uint64 // Get found another holder's lease and waited
 	LeaseWaitHits    uint64 // ... and got the holder's value
@@ -20,15 +21,16 @@ type Stats struct {
 }
 
 type counters struct {
-	hits, misses, leaseWaits, leaseWaitHits, leaseTimeouts atomic.Uint64
-	fillsRejected, corrupt, errors, unavailable            atomic.Uint64
-	resubscribes, subscriptionLost                         atomic.Uint64
+	hits, staleHits, misses, leaseWaits, leaseWaitHits, leaseTimeouts atomic.Uint64
+	fillsRejected, corrupt, errors, unavailable                       atomic.Uint64
+	resubscribes, subscriptionLost                                    atomic.Uint64
 }
 
 // Stats returns a snapshot of the counters.
 func (s *Store) Stats() Stats {
 	st := Stats{
 		Hits:             s.st.hits.Load(),
+		StaleHits:        s.st.staleHits.Load(),
 		Misses:           s.st.misses.Load(),
 		LeaseWaits:       s.st.leaseWaits.Load(),
 		LeaseWaitHits:    s.st.leaseWaitHits.Load(),
