@@ -214,9 +214,10 @@
 // and one background refresh is started per instance (in an L2-only cache, callers that
 // come while it runs are answered the stale value by it). Of those refreshes, the one that
 // takes the key's refresh lock (SET NX PX LeaseTTL of a key next to the data key) loads
-// and writes with the compare-and-set above, which also gives the lock up; the others end
-// without a load and drop the stale entry from L1, so that their next Get reads the new
-// value from Redis once it is there. So the loader runs once across the instances, and an
+// and writes with the compare-and-set above, which also gives the lock up and publishes
+// the key's invalidation; the others end without a load and keep serving the stale entry
+// until that message drops it (their next Get then reads the new value from Redis), or
+// until its stale bound. So the loader runs once across the instances, and an
 // invalidation during the refresh makes its write fail like any other. Negative entries
 // are never served stale: past their soft expiry they are misses whose lease holder
 // refills them while the others wait for it, as is any value past its soft expiry

@@ -293,9 +293,9 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 }
 
 // skip ends f, a refresh of key that another instance makes, without a load: its waiters
-// get e, the stale value the shared level holds, and the entry f refreshes is dropped from
-// L1, so that the next Get reads the shared level again and finds the other instance's
-// value as soon as it is there.
+// get e, the stale value the shared level holds. The entry f refreshes stays in L1 (still
+// marked refreshing) and is served stale until the other instance's write, which it
+// publishes, drops it, or until its stale bound.
 func (c *Cache[V]) skip(key string, f *flight[V], e *entry[V]) {
 	sh := c.shard(key)
 	sh.mu.Lock()
@@ -305,9 +305,6 @@ func (c *Cache[V]) skip(key string, f *flight[V], e *entry[V]) {
 	}
 	if sh.m[key] == f {
 		delete(sh.m, key)
-		if cur, ok := c.l1.GetIfPresent(key); ok && cur == f.serve {
-			c.l1.Invalidate(key)
-		}
 	}
 	e.gen = f.gen
 	f.e, f.over = e, true

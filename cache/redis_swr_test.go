@@ -124,6 +124,8 @@ func TestRedisStaleWhileRevalidate(t *testing.T) {
 			close(g.release)
 			require.Eventually(t, func() bool { return redisValue(t, a, "k") == `"k=v1"` }, 10*time.Second, time.Millisecond)
 			assert.Equal(t, int64(1), g.n.Load(), "one load across both instances")
+			// a's write is published: b drops the stale value it holds and reads v1.
+			require.Eventually(t, func() bool { return b.Stats().Redis.InvalidationsHeard >= 1 }, 10*time.Second, time.Millisecond)
 			assert.Equal(t, "k=v1", getNow(t, b, "k", constant(t, "", true)))
 			require.Eventually(t, func() bool { return !inFlight(a, "k") }, 10*time.Second, time.Millisecond)
 			assert.Equal(t, "k=v1", getNow(t, a, "k", constant(t, "", true)))

@@ -23,12 +23,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0`)
 
 // casUnlockScript is casScript on KEYS[1] that also deletes the refresh lock
-// KEYS[2] while it holds the token ARGV[4], written or not.
+// KEYS[2] while it holds the token ARGV[4], written or not, and, when it wrote,
+// publishes ARGV[6] on channel ARGV[5]: the other instances then drop the stale
+// value they hold in memory and read the new one.
 var casUnlockScript = redis.NewScript(`
 if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local px = tonumber(ARGV[3])
 if px > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', px) else redis.call('SET', KEYS[1], ARGV[2]) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1`)
 
 // bumpScript creates the version key if missing, increments it and publishes the
@@ -50,6 +53,7 @@ type Fill struct {
 	keep  bool   // a refill: Release leaves the key alone
 	lock  string // the refresh lock a TryRefresh fill holds, with its token in tok
 	tok   string
+	msg   string // for a TryRefresh fill: the invalidation its Put publishes
 }
 
 // Leased reports whether the fill holds a lease: its [Store.Put] succeeds only
@@ -334,7 +338,7 @@ func (s *Store) Put(ctx context.Context, f Fill, e Entry, ttl time.Duration) (bo
 	var n int64
 	var err error
 	if f.lock != "" {
-		n, err = casUnlockScript.Run(cctx, s.c, []string{f.key, f.lock}, f.lease, b, pxArg(ttl), f.tok).Int64()
+		n, err = casUnlockScript.Run(cctx, s.c, []string{f.key, f.lock}, f.lease, b, pxArg(ttl), f.tok, s.ks.channel, f.msg).Int64()
 	} else {
 		n, err = casScript.Run(cctx, s.c, []string{f.key}, f.lease, b, pxArg(ttl)).Int64()
 	}
@@ -378,7 +382,7 @@ func (s *Store) TryRefresh(ctx context.Context, key string, e Entry) (f Fill, ok
 		return Fill{}, false, ErrUnavailable
 	}
 	f = s.Refill(key, e)
-	f.lock, f.tok = f.key+":r", s.token()
+	f.lock, f.tok, f.msg = f.key+":r", s.token(), s.message(msgKey, key)
 	ttl := s.o.LeaseTTL
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
