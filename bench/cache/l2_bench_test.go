@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -218,11 +220,12 @@ func runParallelHits(b *testing.B, ctx context.Context, get func(context.Context
 	})
 }
 
-// BenchmarkL2HitInterleaved runs the implementations of BenchmarkL2Hit in turns,
-// batches of 256 serial Redis hits each, rotating who goes first every round, and
-// reports each one's median µs per hit and stout's time divided by the others'. On a
-// shared machine whose load drifts this is steadier than sub-benchmarks run one after
-// another.
+// BenchmarkL2HitInterleaved runs the implementations of BenchmarkL2Hit in turns, in
+// rounds: each round every implementation serves 256 hits, spread over the mode's
+// goroutines (serial: 1; parallel: one per processor; concurrent: 8 per processor,
+// random keys), in an order rotated every round. It reports each one's median µs per
+// hit and stout's time divided by the others'. On a shared machine whose load drifts
+// this is steadier than sub-benchmarks run one after another.
 func BenchmarkL2HitInterleaved(b *testing.B) {
 	srv := redistest.Start(b)
 	keys, users := fixtures()
@@ -233,24 +236,49 @@ func BenchmarkL2HitInterleaved(b *testing.B) {
 		b.Cleanup(func() { _ = rdb.Close() })
 		gets[i] = impl.new(b, rdb, srv.Prefix, keys, users)
 	}
+	procs := runtime.GOMAXPROCS(0)
+	for _, mode := range []struct {
+		name       string
+		goroutines int
+	}{{"serial", 1}, {"parallel", procs}, {"concurrent", 8 * procs}} {
+		b.Run("mode="+mode.name, func(b *testing.B) {
+			interleave(b, gets, keys, mode.goroutines)
+		})
+	}
+}
+
+// interleave is one mode of BenchmarkL2HitInterleaved.
+func interleave(b *testing.B, gets []func(context.Context, string) (User, error), keys []string, goroutines int) {
 	ctx := context.Background()
 	const batch = 256
-	samples := make([][]float64, len(l2Impls))
+	samples := make([][]float64, len(gets))
 	round := 0
 	for b.Loop() {
-		for k := range l2Impls {
-			i := (k + round) % len(l2Impls)
+		for k := range gets {
+			i := (k + round) % len(gets)
+			var wg sync.WaitGroup
 			start := time.Now()
-			for j := range batch {
-				if _, err := gets[i](ctx, keys[j%l2Keys]); err != nil {
-					b.Fatal(err)
-				}
+			for g := range goroutines {
+				wg.Go(func() {
+					r := rand.New(rand.NewPCG(uint64(round), uint64(g)))
+					for j := g; j < batch; j += goroutines {
+						key := keys[j%len(keys)]
+						if goroutines > 1 {
+							key = keys[r.IntN(len(keys))]
+						}
+						if _, err := gets[i](ctx, key); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
 			}
+			wg.Wait()
 			samples[i] = append(samples[i], float64(time.Since(start).Nanoseconds())/batch/1e3)
 		}
 		round++
 	}
-	med := make([]float64, len(l2Impls))
+	med := make([]float64, len(gets))
 	for i, impl := range l2Impls {
 		slices.Sort(samples[i])
 		med[i] = samples[i][len(samples[i])/2]
