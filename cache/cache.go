@@ -172,7 +172,7 @@ func (c *Cache[V]) serve(ctx context.Context, key string, e *entry[V], now int64
 		return v, nil, false
 	}
 	if now < e.fresh {
-		if load != nil && c.earlyRefresh(e, now) && e.refreshing.CompareAndSwap(false, true) {
+		if load != nil && c.earlyRefresh(e, now) && e.claimRefresh(now) {
 			if c.refresh(ctx, key, gen, e, load) {
 				c.stats.earlyRefreshes.Add(1)
 			}
@@ -182,7 +182,7 @@ func (c *Cache[V]) serve(ctx context.Context, key string, e *entry[V], now int64
 		return v, err, true
 	}
 	if now < e.stale && !e.neg && load != nil {
-		if e.refreshing.CompareAndSwap(false, true) {
+		if e.claimRefresh(now) {
 			c.refresh(ctx, key, gen, e, load)
 		}
 		c.stats.staleServed.Add(1)

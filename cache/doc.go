@@ -210,14 +210,17 @@
 // compare-and-set over exactly those bytes, taking no lease, so the other instances keep
 // reading the current value meanwhile. With [Options.Stale], a value past its soft expiry
 // in Redis (the key lives on until soft expiry plus Stale) is served stale by every
-// instance, in an L2-only cache too, without waiting; it is kept in L1 as a stale entry,
+// instance, by Get and GetMany, in an L2-only cache too, without waiting; it is kept in
+// L1 as a stale entry,
 // and one background refresh is started per instance (in an L2-only cache, callers that
 // come while it runs are answered the stale value by it). Of those refreshes, the one that
-// takes the key's refresh lock (SET NX PX LeaseTTL of a key next to the data key) loads
-// and writes with the compare-and-set above, which also gives the lock up and publishes
-// the key's invalidation; the others end without a load and keep serving the stale entry
-// until that message drops it (their next Get then reads the new value from Redis), or
-// until its stale bound. So the loader runs once across the instances, and an
+// takes the key's refresh lock (SET NX PX LeaseTTL of a key next to the data key, in one
+// script that first checks the key still holds the stale bytes, so a value refreshed in
+// between is not refreshed again) loads and writes with the compare-and-set above, which
+// also gives the lock up and publishes the key's invalidation; the others end without a
+// load and keep serving the stale entry until that message drops it (their next Get then
+// reads the new value from Redis), or, if it never comes (the refreshing instance failed
+// or died), refresh it themselves once the lock's LeaseTTL has passed. So the loader runs once across the instances, and an
 // invalidation during the refresh makes its write fail like any other. Negative entries
 // are never served stale: past their soft expiry they are misses whose lease holder
 // refills them while the others wait for it, as is any value past its soft expiry

@@ -30,6 +30,19 @@ type entry[V any] struct {
 	// refreshing is set by the one Get that starts a background refresh (stale or early)
 	// from this entry; it makes the refresh once per entry, and so once per key and value.
 	refreshing atomic.Bool
+	// retryAt, when not 0, is when a refresh may be started again although refreshing is
+	// set: another instance took the refresh over, and its write may never come.
+	retryAt atomic.Int64
+}
+
+// claimRefresh reports whether the caller at now is the one to start a background
+// refresh of e: the first caller, or the first after retryAt.
+func (e *entry[V]) claimRefresh(now int64) bool {
+	if e.refreshing.CompareAndSwap(false, true) {
+		return true
+	}
+	r := e.retryAt.Load()
+	return r != 0 && now >= r && e.retryAt.CompareAndSwap(r, 0)
 }
 
 // life is how long the entry stays in memory: until its hard expiry.

@@ -115,10 +115,11 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 		if l.err == nil || ctx.Err() == nil {
 			if e := c.sharedHit(l); e != nil && !more {
 				e.gen = f.gen
-				_, err := e.result()
-				c.finish(key, f, e, err)
 				if l.rec.stale {
-					c.revalidate(ctx, key, f.gen, e, load)
+					c.finishStale(ctx, key, f, e, load)
+				} else {
+					_, err := e.result()
+					c.finish(key, f, e, err)
 				}
 				return f.result()
 			}
@@ -138,12 +139,40 @@ func (c *Cache[V]) load(ctx context.Context, key string, load Loader[V]) (V, err
 	return c.wait(ctx, key, f)
 }
 
-// revalidate answers the stale value e of key, read from the shared level, with one
-// background refresh: stale-while-revalidate across instances.
-func (c *Cache[V]) revalidate(ctx context.Context, key string, gen uint64, e *entry[V], load Loader[V]) {
+// finishStale is finish for e, a stale value of key read from the shared level:
+// stale-while-revalidate across instances. Under the same hold of the shard lock it
+// stores e (when f is still attached and current) and attaches the one background refresh
+// of key, so that no invalidation can fall between them: an Invalidate or Set before it
+// detaches f, and then neither happens; one after it detaches the refresh. It then starts
+// the refresh and answers f's waiters with e.
+func (c *Cache[V]) finishStale(ctx context.Context, key string, f *flight[V], e *entry[V], load Loader[V]) {
 	c.stats.staleServed.Add(1)
-	if e.refreshing.CompareAndSwap(false, true) {
-		c.refresh(ctx, key, gen, e, load)
+	sh := c.shard(key)
+	sh.mu.Lock()
+	if f.over {
+		sh.mu.Unlock()
+		return
+	}
+	var r *flight[V]
+	if sh.m[key] == f {
+		delete(sh.m, key)
+		if f.gen == c.gen.Load() {
+			if c.keepL1() {
+				c.l1.Set(key, e)
+			}
+			if load != nil && e.refreshing.CompareAndSwap(false, true) {
+				r = &flight[V]{gen: f.gen, bg: true, made: e.made, serve: e}
+				sh.m[key] = r
+			}
+		}
+	}
+	f.e, f.err, f.over = e, nil, true
+	if f.done != nil {
+		close(f.done)
+	}
+	sh.mu.Unlock()
+	if r != nil && !c.spawn(func() { c.runOne(ctx, key, r, load, nil) }) {
+		c.finish(key, r, nil, ErrClosed)
 	}
 }
 
@@ -154,6 +183,12 @@ func (c *Cache[V]) refresh(ctx context.Context, key string, gen uint64, old *ent
 	sh := c.shard(key)
 	sh.mu.Lock()
 	if f := sh.m[key]; (f != nil && f.gen == gen) || c.gen.Load() != gen {
+		sh.mu.Unlock()
+		return false
+	}
+	if cur, ok := c.l1.GetIfPresent(key); !ok || cur != old {
+		// old, read from L1 by the caller, was dropped or replaced since (an Invalidate
+		// or a Set): no refresh, and above all no flight that would serve old.
 		sh.mu.Unlock()
 		return false
 	}
@@ -252,10 +287,11 @@ func (c *Cache[V]) runOne(parent context.Context, key string, f *flight[V], load
 		}
 		if e != nil {
 			e.gen = f.gen
-			_, err := e.result()
-			c.finish(key, f, e, err)
 			if l.rec.stale {
-				c.revalidate(ctx, key, f.gen, e, load)
+				c.finishStale(ctx, key, f, e, load)
+			} else {
+				_, err := e.result()
+				c.finish(key, f, e, err)
 			}
 			return
 		}
@@ -305,6 +341,11 @@ func (c *Cache[V]) skip(key string, f *flight[V], e *entry[V]) {
 	}
 	if sh.m[key] == f {
 		delete(sh.m, key)
+	}
+	if f.serve != nil {
+		// If the other instance's write never comes (its load failed, or it died), try
+		// again once its lock has expired.
+		f.serve.retryAt.Store(c.now() + int64(c.refreshLockTTL()))
 	}
 	e.gen = f.gen
 	f.e, f.over = e, true

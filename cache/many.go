@@ -37,19 +37,8 @@ func (c *Cache[V]) GetMany(ctx context.Context, keys []string, load BatchLoader[
 		started bool
 	)
 	singleLoader := func() Loader[V] {
-		if single == nil && load != nil {
-			single = func(ctx context.Context, key string) (V, error) {
-				m, err := load(ctx, []string{key})
-				if err != nil {
-					var zero V
-					return zero, err
-				}
-				v, ok := m[key]
-				if !ok {
-					return v, ErrNotFound
-				}
-				return v, nil
-			}
+		if single == nil {
+			single = one(load)
 		}
 		return single
 	}
@@ -170,7 +159,7 @@ func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V
 			}
 		}()
 		// First the keys this batch holds (or that nobody holds): load and write them.
-		ownKeys, ownF, fills := c.fromShared(ctx, nowKeys, nowF, nowL)
+		ownKeys, ownF, fills := c.fromShared(ctx, nowKeys, nowF, nowL, load)
 		if len(ownKeys) > 0 {
 			c.loadMany(ctx, ownKeys, ownF, fills, load)
 		}
@@ -179,7 +168,7 @@ func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V
 		waited = true
 		nowKeys, nowF, nowL = waitKeys, waitF, waitL
 	}
-	keys, fs, fills := c.fromShared(ctx, nowKeys, nowF, nowL)
+	keys, fs, fills := c.fromShared(ctx, nowKeys, nowF, nowL, load)
 	if len(keys) > 0 {
 		c.loadMany(ctx, keys, fs, fills, load)
 	}
@@ -187,15 +176,24 @@ func (c *Cache[V]) runMany(parent context.Context, keys []string, fs []*flight[V
 
 // fromShared completes the flights of keys that the shared level's lookups ls answer (or
 // that fail closed) and returns the rest, with their fills, for a load.
-func (c *Cache[V]) fromShared(ctx context.Context, keys []string, fs []*flight[V], ls []lookup) ([]string, []*flight[V], []filler) {
+func (c *Cache[V]) fromShared(ctx context.Context, keys []string, fs []*flight[V], ls []lookup, load BatchLoader[V]) ([]string, []*flight[V], []filler) {
 	var (
 		missKeys []string
 		missF    []*flight[V]
 		fills    []filler
+		single   Loader[V]
 	)
 	for i, key := range keys {
 		if e := c.sharedHit(ls[i]); e != nil {
 			e.gen = fs[i].gen
+			if ls[i].rec.stale {
+				// Served stale: one background refresh of the key, as Get starts.
+				if single == nil {
+					single = one(load)
+				}
+				c.finishStale(ctx, key, fs[i], e, single)
+				continue
+			}
 			_, err := e.result()
 			c.finish(key, fs[i], e, err)
 			continue
@@ -254,4 +252,24 @@ func (c *Cache[V]) loadMany(ctx context.Context, keys []string, fs []*flight[V],
 	}()
 	m, err = load(ctx, keys)
 	returned = true
+}
+
+// one returns a Loader that loads a single key with load (nil for a nil load): what a
+// background refresh that GetMany starts calls.
+func one[V any](load BatchLoader[V]) Loader[V] {
+	if load == nil {
+		return nil
+	}
+	return func(ctx context.Context, key string) (V, error) {
+		m, err := load(ctx, []string{key})
+		if err != nil {
+			var zero V
+			return zero, err
+		}
+		v, ok := m[key]
+		if !ok {
+			return v, ErrNotFound
+		}
+		return v, nil
+	}
 }

@@ -146,6 +146,16 @@ type redisLevel struct {
 	client     RedisClient
 	failClosed bool
 	heard      atomic.Uint64 // invalidations heard from other instances
+	lockTTL    time.Duration // how long a refresh lock lives
+}
+
+// refreshLockTTL is how long another instance's refresh lock of a key may live: once it
+// has, a stale value whose refresh that instance took over may be refreshed here.
+func (c *Cache[V]) refreshLockTTL() time.Duration {
+	if r, ok := c.l2.(*redisLevel); ok {
+		return r.lockTTL
+	}
+	return DefaultLeaseTTL
 }
 
 // attachRedis creates the Redis level of c from o and wires invalidations heard from
@@ -158,7 +168,10 @@ func (c *Cache[V]) attachRedis(o *RedisOptions) error {
 	if c.cfg.clock != nil {
 		now = c.cfg.clock.Now
 	}
-	r := &redisLevel{client: o.Client, failClosed: o.FailClosed}
+	r := &redisLevel{client: o.Client, failClosed: o.FailClosed, lockTTL: o.LeaseTTL}
+	if r.lockTTL <= 0 {
+		r.lockTTL = DefaultLeaseTTL
+	}
 	s, err := l2.New(l2.Options{
 		Client:               o.Client,
 		Prefix:               o.Prefix,

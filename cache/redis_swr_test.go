@@ -2,12 +2,15 @@ package cache
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -108,6 +111,47 @@ func TestRedisStaleWhileRevalidate(t *testing.T) {
 			assert.Equal(t, uint64(2), c.Stats().StaleServed)
 		})
 
+		t.Run("GetMany serves stale values at once and refreshes each once", func(t *testing.T) {
+			clock := newFakeClock()
+			a := newRedisCache(t, newClient(), prefix+"m:", opts(clock, false))
+			b := newRedisCache(t, newClient(), prefix+"m:", opts(clock, true))
+			require.Equal(t, "old", getNow(t, a, "k1", constant(t, "old", false)))
+			require.Equal(t, "old", getNow(t, a, "k2", constant(t, "old", false)))
+			waitFilled(t, a, "k1")
+			waitFilled(t, a, "k2")
+			clock.Advance(11 * time.Second)
+			g := newBlockedLoader()
+			batch := func(ctx context.Context, keys []string) (map[string]string, error) {
+				m := make(map[string]string, len(keys))
+				for _, k := range keys {
+					v, err := g.load(ctx, k)
+					if err != nil {
+						return nil, err
+					}
+					m[k] = v
+				}
+				return m, nil
+			}
+			for _, c := range []*Cache[string]{a, b} {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				got, err := c.GetMany(ctx, []string{"k1", "k2"}, batch)
+				cancel()
+				require.NoError(t, err, "GetMany waited")
+				assert.Equal(t, map[string]string{"k1": "old", "k2": "old"}, got)
+			}
+			waitClosed(t, g.started)
+			close(g.release)
+			require.Eventually(t, func() bool {
+				return redisValue(t, a, "k1") != `"old"` && redisValue(t, a, "k2") != `"old"`
+			}, 10*time.Second, time.Millisecond)
+			require.Eventually(t, func() bool {
+				return !inFlight(a, "k1") && !inFlight(a, "k2") && !inFlight(b, "k1") && !inFlight(b, "k2")
+			}, 10*time.Second, time.Millisecond)
+			assert.Equal(t, int64(2), g.n.Load(), "one background load per key across both instances")
+			assert.Equal(t, uint64(2), a.Stats().StaleServed)
+			assert.Equal(t, uint64(2), b.Stats().StaleServed)
+		})
+
 		t.Run("two instances serve the stale value and load it once", func(t *testing.T) {
 			clock := newFakeClock()
 			a := newRedisCache(t, newClient(), prefix+"b:", opts(clock, true))
@@ -183,5 +227,85 @@ func TestRedisStaleWhileRevalidate(t *testing.T) {
 			assert.Equal(t, "new", getNow(t, b, "k", constant(t, "new", false)))
 			assert.Zero(t, a.Stats().StaleServed+b.Stats().StaleServed)
 		})
+	})
+}
+
+// pauseCodec is JSON whose Unmarshal, while armed, signals in and waits for out.
+type pauseCodec struct {
+	armed   atomic.Bool
+	in, out chan struct{}
+}
+
+func (p *pauseCodec) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+func (p *pauseCodec) Unmarshal(b []byte, v any) error {
+	if p.armed.CompareAndSwap(true, false) {
+		close(p.in)
+		<-p.out
+	}
+	return json.Unmarshal(b, v)
+}
+
+// TestRedisStaleNotServedAfterInvalidate: a Get reads a stale value from Redis, and an
+// Invalidate returns before it stores it: no Get that begins after the Invalidate is
+// served the invalidated value (the background refresh must not be attached).
+func TestRedisStaleNotServedAfterInvalidate(t *testing.T) {
+	redisBackends(t, func(t *testing.T, newClient func() RedisClient, prefix string) {
+		ctx := context.Background()
+		clock := newFakeClock()
+		pc := &pauseCodec{in: make(chan struct{}), out: make(chan struct{})}
+		c := newRedisCache(t, newClient(), prefix+"nv:", Options{Clock: clock, TTL: 10 * time.Second, Stale: time.Minute, Jitter: -1, MaxEntries: -1, Codec: pc})
+		require.Equal(t, "old", getNow(t, c, "k", constant(t, "old", false)))
+		waitFilled(t, c, "k")
+		clock.Advance(11 * time.Second)
+		pc.armed.Store(true)
+		g := newBlockedLoader()
+		defer close(g.release)
+		first := make(chan struct{})
+		go func() { _, _ = c.Get(ctx, "k", g.load); close(first) }()
+		waitClosed(t, pc.in) // the Get read the stale value from Redis and decodes it
+		require.NoError(t, c.Invalidate(ctx, "k"))
+		close(pc.out)
+		waitClosed(t, first) // that Get returned (the stale value: it began before Invalidate)
+		v := getNow(t, c, "k", constant(t, "new", false))
+		assert.Equal(t, "new", v, "a Get that began after Invalidate returned was served the invalidated value")
+	})
+}
+
+// TestRedisStaleRefreshRetried: an instance that left a stale value's refresh to another
+// instance refreshes it itself once the other's lock has expired, if no new value came
+// (the other's load failed).
+func TestRedisStaleRefreshRetried(t *testing.T) {
+	redisBackends(t, func(t *testing.T, newClient func() RedisClient, prefix string) {
+		clock := newFakeClock()
+		o := Options{Clock: clock, TTL: 10 * time.Second, Stale: time.Hour, Jitter: -1}
+		a := newRedisCache(t, newClient(), prefix+"rt:", o)
+		b := newRedisCache(t, newClient(), prefix+"rt:", o)
+		require.Equal(t, "old", getNow(t, a, "k", constant(t, "old", false)))
+		waitFilled(t, a, "k")
+		require.Equal(t, "old", getNow(t, b, "k", constant(t, "old", true)))
+		clock.Advance(11 * time.Second)
+		started, release := make(chan struct{}), make(chan struct{})
+		failing := func(ctx context.Context, key string) (string, error) {
+			close(started)
+			<-release
+			return "", assert.AnError
+		}
+		assert.Equal(t, "old", getNow(t, a, "k", failing)) // a takes the refresh lock
+		waitClosed(t, started)
+		assert.Equal(t, "old", getNow(t, b, "k", constant(t, "new", false))) // b skips
+		require.Eventually(t, func() bool { return !inFlight(b, "k") }, 10*time.Second, time.Millisecond)
+		close(release) // a's refresh fails: lock released, nothing published
+		ra := a.l2.(*redisLevel)
+		lock := ra.s.DataKey(ra.s.Stats().Version, "k") + ":r"
+		require.Eventually(t, func() bool {
+			return !inFlight(a, "k") && errors.Is(ra.client.Get(context.Background(), lock).Err(), redis.Nil)
+		}, 10*time.Second, time.Millisecond)
+		clock.Advance(10 * time.Minute) // far past any lease TTL, within Stale
+		var loads atomic.Int64
+		for i := 0; i < 50; i++ {
+			getNow(t, b, "k", func(context.Context, string) (string, error) { loads.Add(1); return "new", nil })
+			time.Sleep(10 * time.Millisecond)
+		}
+		assert.NotZero(t, loads.Load(), "b never refreshed again after the instance holding the lock failed: %+v", b.Stats())
 	})
 }

@@ -89,7 +89,7 @@ func (s *Store) GetMany(ctx context.Context, keys []string) ([]Lookup, error) {
 	var missed []int
 	for i, raw := range raws {
 		if raw != nil {
-			if e, ok := s.decode(raw, ver); ok && s.fresh(e) {
+			if e, ok := s.decode(raw, ver); ok && s.usable(&e) {
 				out[i] = Lookup{Entry: e, Hit: true}
 				s.st.hits.Add(1)
 				continue
@@ -300,7 +300,7 @@ func (s *Store) pollMany(ctx context.Context, fills []Fill, pending []int, out [
 			continue
 		}
 		if raw != nil {
-			if e, ok := s.decode(raw, fills[i].ver); ok && s.fresh(e) {
+			if e, ok := s.decode(raw, fills[i].ver); ok && s.usable(&e) {
 				s.st.leaseWaitHits.Add(1)
 				out[i] = Lookup{Entry: e, Hit: true}
 				continue

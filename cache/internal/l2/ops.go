@@ -34,6 +34,14 @@ if px > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', px) else redis.call('SE
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1`)
 
+// lockScript takes the refresh lock KEYS[2] (SET NX PX ARGV[3] of the token
+// ARGV[2]) only while KEYS[1] still holds the stale bytes ARGV[1]: a value
+// another instance refreshed between the read and the lock is not refreshed again.
+var lockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
+return 0`)
+
 // bumpScript creates the version key if missing, increments it and publishes the
 // new version: InvalidateAll in one round trip.
 var bumpScript = redis.NewScript(`
@@ -368,12 +376,14 @@ func (s *Store) Refill(key string, e Entry) Fill {
 // TryRefresh elects the one instance that refreshes e, a stale value
 // [Store.Begin] or [Store.Wait] returned: it takes the key's refresh lock (a
 // SET NX, with expiry [Options.LeaseTTL], or [DefaultLeaseTTL] with leases off,
-// on a key next to the data key, in its Cluster slot). When it gets the lock it
+// on a key next to the data key, in its Cluster slot, in one script that first
+// checks the key still holds e's bytes). When it gets the lock it
 // returns a [Store.Refill]-style fill: no lease, so other readers keep getting
 // e meanwhile, and a Put that replaces e only while the key still holds exactly
 // e's bytes; the Put and [Store.Release] also give up the lock (Put in the same
-// script call). ok is false when another instance holds the lock: it refreshes
-// the key, and the caller should not.
+// script call). ok is false when another instance holds the lock, or the key no
+// longer holds e's bytes (another instance refreshed it since e was read): the
+// caller should not refresh.
 func (s *Store) TryRefresh(ctx context.Context, key string, e Entry) (f Fill, ok bool, err error) {
 	if e.Raw == nil {
 		return Fill{}, false, nil
@@ -389,7 +399,8 @@ func (s *Store) TryRefresh(ctx context.Context, key string, e Entry) (f Fill, ok
 	}
 	cctx, cancel := s.budget(ctx)
 	defer cancel()
-	ok, err = s.c.SetNX(cctx, f.lock, f.tok, ttl).Result()
+	n, err := lockScript.Run(cctx, s.c, []string{f.key, f.lock}, f.lease, f.tok, max(ttl.Milliseconds(), 1)).Int64()
+	ok = n == 1
 	if err != nil {
 		if (ctx.Err() != nil || cctx.Err() != nil) && !isReply(err) {
 			// The lock may be held with only the reply lost: give it up (best

@@ -2,6 +2,7 @@ package l2
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -138,6 +139,21 @@ func (s *Store) send(ctx context.Context, self *readReq) {
 		self.raw, self.err = getBytes(s.c.Get(cctx, self.key))
 		return
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			// A panic on the way (a hook of the client's): the others in the batch get
+			// an error at once instead of waiting to their deadlines; the sender's
+			// caller gets the panic, as it would have on its own.
+			err := fmt.Errorf("l2: batched read panicked: %v", r)
+			for _, q := range batch {
+				if q != self {
+					q.err = err
+					close(q.done)
+				}
+			}
+			panic(r)
+		}
+	}()
 	pipe := s.c.Pipeline()
 	cmds := make([]*redis.StringCmd, len(batch))
 	for i, q := range batch {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -121,9 +122,11 @@ func TestServeStale(t *testing.T) {
 			require.NoError(t, err)
 			assert.False(t, stored, "the CAS over the stale bytes fails")
 			assert.Nil(t, rawOf(t, a, "k"), "nothing was written")
+			lock := a.DataKey(e.Gen, "k") + ":r"
+			assert.ErrorIs(t, a.c.Get(ctx, lock).Err(), redis.Nil, "the rejected write gave up the lock too")
 			_, ok, err = b.TryRefresh(ctx, "k", e)
 			require.NoError(t, err)
-			assert.True(t, ok, "the rejected write gave up the lock too")
+			assert.False(t, ok, "bytes that are no longer there are not refreshed")
 		})
 	})
 }

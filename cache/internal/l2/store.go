@@ -117,11 +117,13 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	// Cancel first: the subscriber must see the end of its context, not a lost
+	// subscription, when its connection closes.
+	s.cancel()
 	if s.ps != nil {
 		_ = s.ps.Close()
 	}
 	s.mu.Unlock()
-	s.cancel()
 	s.wg.Wait()
 	s.clock.close()
 	s.br.Close()
