@@ -310,3 +310,71 @@ func TestReadsSenderDeadline(t *testing.T) {
 	require.NotNil(t, g.deadline.Load())
 	assert.True(t, g.deadline.Load().Equal(deadlines[1]), "sent under %v, want the latest %v", *g.deadline.Load(), deadlines[1])
 }
+
+// panicky is a hook whose pipelines of GETs panic.
+type panicky struct{}
+
+func (panicky) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (panicky) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (panicky) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "get" {
+			panic("hook panicked")
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestReadsSendPanic: a panic while a batch is sent reaches the sender's caller, as it
+// would have on its own, and the others in the batch get an error at once instead of
+// waiting to their deadlines; the wire is free again.
+func TestReadsSendPanic(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	g := newGate(srv.Key("gate:"))
+	c.AddHook(g)
+	c.AddHook(panicky{})
+	s := newStore(t, c, srv.Prefix, Options{})
+	ready(t, s)
+	blockers := fillWire(t, s, g)
+	const n = 3
+	errs := make(chan error, n)
+	panics := make(chan any, n)
+	for i := range n {
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panics <- r
+				}
+			}()
+			// Deadlines far away: an answer must not come from a deadline.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			_, err := s.get(ctx, srv.Key(fmt.Sprint("k", i)))
+			errs <- err
+		}()
+		require.Eventually(t, func() bool { return queued(s) == i+1 }, 10*time.Second, time.Millisecond)
+	}
+	close(g.open)
+	blockers.Wait()
+	select {
+	case r := <-panics:
+		assert.Equal(t, "hook panicked", r)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sender's caller did not get the panic")
+	}
+	for range n - 1 {
+		select {
+		case err := <-errs:
+			assert.ErrorContains(t, err, "batched read panicked")
+		case <-time.After(10 * time.Second):
+			t.Fatal("a request of the batch was not answered")
+		}
+	}
+	assert.Equal(t, 0, queued(s))
+	require.Eventually(t, func() bool {
+		s.rd.mu.Lock()
+		defer s.rd.mu.Unlock()
+		return s.rd.busy == 0
+	}, 10*time.Second, time.Millisecond, "the wire is free again")
+}
