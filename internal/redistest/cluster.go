@@ -83,8 +83,9 @@ func (c *Cluster) form(ctx context.Context) error {
 	})
 }
 
-// waitOK waits until every running node reports cluster_state:ok and knows all
-// the masters.
+// waitOK waits until every node reports cluster_state:ok, knows all the masters
+// and sees all 16384 slots assigned (with cluster-require-full-coverage off, a node
+// says ok before gossip has told it who serves the other nodes' slots).
 func (c *Cluster) waitOK(ctx context.Context) error {
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
 		pending := ""
@@ -98,7 +99,8 @@ func (c *Cluster) waitOK(ctx context.Context) error {
 					return err
 				}
 				if !strings.Contains(info, "cluster_state:ok") ||
-					!strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(clusterNodes)) {
+					!strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(clusterNodes)) ||
+					!strings.Contains(info, "cluster_slots_assigned:16384") {
 					return fmt.Errorf("node %d not ready", i)
 				}
 				return nil
