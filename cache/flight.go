@@ -67,18 +67,19 @@ func (c *Cache[V]) join(key string) (f *flight[V], e *entry[V], started bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	gen := c.gen.Load()
-	now := c.now()
 	if f = sh.m[key]; f != nil && f.gen == gen {
-		if e := f.serve; e != nil && now < e.stale && !e.neg {
-			if now >= e.fresh {
-				c.stats.staleServed.Add(1)
+		if e := f.serve; e != nil && !e.neg {
+			if now := c.now(); now < e.stale {
+				if now >= e.fresh {
+					c.stats.staleServed.Add(1)
+				}
+				return nil, e, false
 			}
-			return nil, e, false
 		}
 		c.stats.coalesced.Add(1)
 		return f, nil, false
 	}
-	if e, ok := c.l1.GetIfPresent(key); ok && usable(e, gen, now) {
+	if e, ok := c.l1.GetIfPresent(key); ok && usable(e, gen, c.now()) {
 		return nil, e, false
 	}
 	f = &flight[V]{gen: gen}

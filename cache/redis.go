@@ -345,23 +345,10 @@ func (r *redisLevel) rest(ctx context.Context, key string, l lookup) lookup {
 	return lookup{fill: redisFill{s: r.s, f: f}}
 }
 
+// getMany is beginMany without the waits (GetMany calls beginMany: the level is a
+// [batchLevel]); a key another instance fills gets a filler that writes nothing.
 func (r *redisLevel) getMany(ctx context.Context, keys []string) []lookup {
-	out := make([]lookup, len(keys))
-	ls, err := r.s.GetMany(ctx, keys)
-	if err != nil {
-		err = redisErr(err)
-		for i := range out {
-			out[i].err = err
-		}
-		return out
-	}
-	for i, l := range ls {
-		if l.Hit {
-			out[i] = lookup{rec: toRecord(l.Entry), hit: true}
-			continue
-		}
-		out[i] = lookup{fill: redisFill{s: r.s, f: l.Fill}}
-	}
+	out, _ := r.beginMany(ctx, keys)
 	return out
 }
 

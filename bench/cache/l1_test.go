@@ -216,14 +216,27 @@ func BenchmarkL1HitInterleaved(b *testing.B) {
 		}
 		round++
 	}
-	med := make([]float64, len(impls))
+	names := make([]string, len(impls))
 	for i, impl := range impls {
+		names[i] = impl.name
+	}
+	reportMedians(b, names, samples, "ns/hit")
+}
+
+// reportMedians reports the median of each implementation's samples (names[i]'s in
+// samples[i], in unit) and the first one's median divided by each other's, as
+// "stout/<name>"; it returns the medians. ns/op is reported as 0: the batches, not
+// b.N, are what was measured.
+func reportMedians(b *testing.B, names []string, samples [][]float64, unit string) []float64 {
+	med := make([]float64, len(names))
+	for i, name := range names {
 		slices.Sort(samples[i])
 		med[i] = samples[i][len(samples[i])/2]
-		b.ReportMetric(med[i], impl.name+"-ns/hit")
+		b.ReportMetric(med[i], name+"-"+unit)
 	}
-	for i := 1; i < len(impls); i++ {
-		b.ReportMetric(med[0]/med[i], "stout/"+impls[i].name)
+	for i := 1; i < len(names); i++ {
+		b.ReportMetric(med[0]/med[i], "stout/"+names[i])
 	}
 	b.ReportMetric(0, "ns/op")
+	return med
 }

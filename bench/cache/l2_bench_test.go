@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -278,15 +277,10 @@ func interleave(b *testing.B, gets []func(context.Context, string) (User, error)
 		}
 		round++
 	}
-	med := make([]float64, len(gets))
+	names := make([]string, len(l2Impls))
 	for i, impl := range l2Impls {
-		slices.Sort(samples[i])
-		med[i] = samples[i][len(samples[i])/2]
-		b.ReportMetric(med[i], impl.name+"-µs/hit")
+		names[i] = impl.name
 	}
-	for i := 1; i < len(l2Impls); i++ {
-		b.ReportMetric(med[0]/med[i], "stout/"+l2Impls[i].name)
-	}
+	med := reportMedians(b, names, samples, "µs/hit")
 	b.ReportMetric(med[1]/med[2], "stout-msgpack/go-redis-cache")
-	b.ReportMetric(0, "ns/op")
 }

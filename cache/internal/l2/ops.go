@@ -306,15 +306,8 @@ func (s *Store) tryLease(ctx context.Context, dk string, ver uint64, raw []byte)
 		ok = n == 1
 	}
 	if err != nil {
-		if (ctx.Err() != nil || cctx.Err() != nil) && !isReply(err) {
-			// The caller's context ended, or the budget ran out, while the command was
-			// on the wire: it may have run with only its reply lost. Give up the lease
-			// it may hold (best effort, within a fresh budget), or every instance would
-			// wait for a lease nobody fills.
-			rctx, rcancel := s.budget(context.WithoutCancel(ctx))
-			_ = releaseScript.Run(rctx, s.c, []string{dk}, f.lease).Err()
-			rcancel()
-		}
+		// A lease nobody fills would make every instance wait for it.
+		s.releaseLost(ctx, cctx, err, dk, f.lease)
 		return Fill{}, false, s.fail(ctx, err)
 	}
 	s.observe(ctx, nil)
@@ -402,13 +395,9 @@ func (s *Store) TryRefresh(ctx context.Context, key string, e Entry) (f Fill, ok
 	n, err := lockScript.Run(cctx, s.c, []string{f.key, f.lock}, f.lease, f.tok, max(ttl.Milliseconds(), 1)).Int64()
 	ok = n == 1
 	if err != nil {
-		if (ctx.Err() != nil || cctx.Err() != nil) && !isReply(err) {
-			// The lock may be held with only the reply lost: give it up (best
-			// effort), or no instance refreshes the key until the lock expires.
-			rctx, rcancel := s.budget(context.WithoutCancel(ctx))
-			_ = releaseScript.Run(rctx, s.c, []string{f.lock}, f.tok).Err()
-			rcancel()
-		}
+		// A lock held with its reply lost would stop every instance refreshing the key
+		// until it expires.
+		s.releaseLost(ctx, cctx, err, f.lock, f.tok)
 		return Fill{}, false, s.fail(ctx, err)
 	}
 	s.observe(ctx, nil)
@@ -563,4 +552,17 @@ func (s *Store) Version(ctx context.Context) (uint64, error) {
 	}
 	s.observe(ctx, nil)
 	return v, nil
+}
+
+// releaseLost deletes key while it holds token (a lease or a lock) after err, the
+// failure of the command that set it under cctx (ctx bounded by the budget), when that
+// command may have run with only its reply lost: the caller's context ended, or the
+// budget ran out, while it was on the wire. Best effort, within a fresh budget.
+func (s *Store) releaseLost(ctx, cctx context.Context, err error, key, token string) {
+	if (ctx.Err() == nil && cctx.Err() == nil) || isReply(err) {
+		return
+	}
+	rctx, cancel := s.budget(context.WithoutCancel(ctx))
+	defer cancel()
+	_ = releaseScript.Run(rctx, s.c, []string{key}, token).Err()
 }

@@ -79,6 +79,41 @@ func queued(s *Store) int {
 	return len(s.rd.queue)
 }
 
+// gatedStore returns a test Redis, a client of it with a gate (and hooks) added, the
+// gate, and a ready Store over the client.
+func gatedStore(t *testing.T, hooks ...redis.Hook) (*redistest.Server, *redis.Client, *gate, *Store) {
+	t.Helper()
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	g := newGate(srv.Key("gate:"))
+	c.AddHook(g)
+	for _, h := range hooks {
+		c.AddHook(h)
+	}
+	s := newStore(t, c, srv.Prefix, Options{})
+	ready(t, s)
+	return srv, c, g, s
+}
+
+// getResult is the answer of one s.get.
+type getResult struct {
+	raw []byte
+	err error
+}
+
+// queueGet starts s.get of key with ctx and waits until it is the n-th GET in the
+// queue; the answer comes on the returned channel.
+func queueGet(t *testing.T, s *Store, ctx context.Context, key string, n int) <-chan getResult {
+	t.Helper()
+	out := make(chan getResult, 1)
+	go func() {
+		raw, err := s.get(ctx, key)
+		out <- getResult{raw, err}
+	}()
+	require.Eventually(t, func() bool { return queued(s) == n }, 10*time.Second, time.Millisecond)
+	return out
+}
+
 // fillWire starts as many GETs of gated keys as may be on the wire at once, and waits
 // until all are held at the gate: every GET after them queues.
 func fillWire(t *testing.T, s *Store, g *gate) *sync.WaitGroup {
@@ -98,12 +133,7 @@ func fillWire(t *testing.T, s *Store, g *gate) *sync.WaitGroup {
 // TestReadsBatch: GETs arriving while the wire is full wait, and go out together in one
 // pipeline when a round trip returns; each gets its own value, a missing key nil.
 func TestReadsBatch(t *testing.T) {
-	srv := redistest.Start(t)
-	c := srv.Client(t)
-	g := newGate(srv.Key("gate:"))
-	c.AddHook(g)
-	s := newStore(t, c, srv.Prefix, Options{})
-	ready(t, s)
+	srv, c, g, s := gatedStore(t)
 	ctx := context.Background()
 	const n = 20
 	for i := range n - 1 {
@@ -140,41 +170,24 @@ func TestReadsBatch(t *testing.T) {
 // TestReadsCancelQueued: a queued GET whose context ends returns at once with its error
 // and leaves the queue; the others are answered.
 func TestReadsCancelQueued(t *testing.T) {
-	srv := redistest.Start(t)
-	c := srv.Client(t)
-	g := newGate(srv.Key("gate:"))
-	c.AddHook(g)
-	s := newStore(t, c, srv.Prefix, Options{})
-	ready(t, s)
+	srv, c, g, s := gatedStore(t)
 	require.NoError(t, c.Set(context.Background(), srv.Key("a"), "A", 0).Err())
 	require.NoError(t, c.Set(context.Background(), srv.Key("b"), "B", 0).Err())
 
 	blockers := fillWire(t, s, g)
 	cctx, cancel := context.WithCancel(context.Background())
-	gone := make(chan error, 1)
-	go func() {
-		_, err := s.get(cctx, srv.Key("a"))
-		gone <- err
-	}()
-	require.Eventually(t, func() bool { return queued(s) == 1 }, 10*time.Second, time.Millisecond)
-	var b []byte
-	var berr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b, berr = s.get(context.Background(), srv.Key("b"))
-	}()
-	require.Eventually(t, func() bool { return queued(s) == 2 }, 10*time.Second, time.Millisecond)
+	gone := queueGet(t, s, cctx, srv.Key("a"), 1)
+	b := queueGet(t, s, context.Background(), srv.Key("b"), 2)
 
 	cancel()
-	require.ErrorIs(t, <-gone, context.Canceled, "the cancelled GET returns while the wire is still held")
+	require.ErrorIs(t, (<-gone).err, context.Canceled, "the cancelled GET returns while the wire is still held")
 	assert.Equal(t, 1, queued(s), "and leaves the queue")
 
 	close(g.open)
 	blockers.Wait()
-	<-done
-	require.NoError(t, berr)
-	assert.Equal(t, "B", string(b))
+	got := <-b
+	require.NoError(t, got.err)
+	assert.Equal(t, "B", string(got.raw))
 	assert.Equal(t, 0, s.rd.busy)
 }
 
@@ -182,32 +195,15 @@ func TestReadsCancelQueued(t *testing.T) {
 // caller is gone, so the others in the batch are answered; it returns its caller's
 // error.
 func TestReadsLeaderCancelled(t *testing.T) {
-	srv := redistest.Start(t)
-	c := srv.Client(t)
-	g := newGate(srv.Key("gate:"))
-	c.AddHook(g)
-	s := newStore(t, c, srv.Prefix, Options{})
-	ready(t, s)
+	srv, c, g, s := gatedStore(t)
 	require.NoError(t, c.Set(context.Background(), srv.Key("b"), "B", 0).Err())
 
 	blockers := fillWire(t, s, g)
 	// The first in the queue leads the batch; its key is gated too, so the batch is held
 	// on the wire while its caller gives up.
 	lctx, cancel := context.WithCancel(context.Background())
-	lead := make(chan error, 1)
-	go func() {
-		_, err := s.get(lctx, srv.Key("gate:lead"))
-		lead <- err
-	}()
-	require.Eventually(t, func() bool { return queued(s) == 1 }, 10*time.Second, time.Millisecond)
-	var b []byte
-	var berr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b, berr = s.get(context.Background(), srv.Key("b"))
-	}()
-	require.Eventually(t, func() bool { return queued(s) == 2 }, 10*time.Second, time.Millisecond)
+	lead := queueGet(t, s, lctx, srv.Key("gate:lead"), 1)
+	b := queueGet(t, s, context.Background(), srv.Key("b"), 2)
 
 	// Let one blocker return: it hands the queue to the leader, whose pipeline is held.
 	held := g.held.Load()
@@ -215,10 +211,10 @@ func TestReadsLeaderCancelled(t *testing.T) {
 	require.Eventually(t, func() bool { return g.held.Load() == held+1 && queued(s) == 0 }, 10*time.Second, time.Millisecond)
 	cancel()
 	close(g.open)
-	require.ErrorIs(t, <-lead, context.Canceled)
-	<-done
-	require.NoError(t, berr)
-	assert.Equal(t, "B", string(b))
+	require.ErrorIs(t, (<-lead).err, context.Canceled)
+	got := <-b
+	require.NoError(t, got.err)
+	assert.Equal(t, "B", string(got.raw))
 	blockers.Wait()
 	assert.Equal(t, 0, s.rd.busy)
 }
@@ -285,12 +281,7 @@ func TestReadsStress(t *testing.T) {
 // so that none of them is held past its own deadline and the batch gets all the time
 // any of them allows.
 func TestReadsSenderDeadline(t *testing.T) {
-	srv := redistest.Start(t)
-	c := srv.Client(t)
-	g := newGate(srv.Key("gate:"))
-	c.AddHook(g)
-	s := newStore(t, c, srv.Prefix, Options{})
-	ready(t, s)
+	srv, _, g, s := gatedStore(t)
 	blockers := fillWire(t, s, g)
 	now := time.Now()
 	deadlines := []time.Time{now.Add(time.Minute), now.Add(3 * time.Minute), now.Add(2 * time.Minute)}
@@ -329,13 +320,7 @@ func (panicky) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 // would have on its own, and the others in the batch get an error at once instead of
 // waiting to their deadlines; the wire is free again.
 func TestReadsSendPanic(t *testing.T) {
-	srv := redistest.Start(t)
-	c := srv.Client(t)
-	g := newGate(srv.Key("gate:"))
-	c.AddHook(g)
-	c.AddHook(panicky{})
-	s := newStore(t, c, srv.Prefix, Options{})
-	ready(t, s)
+	srv, _, g, s := gatedStore(t, panicky{})
 	blockers := fillWire(t, s, g)
 	const n = 3
 	errs := make(chan error, n)
